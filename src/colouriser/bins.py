@@ -1,0 +1,85 @@
+"""Quantised ab colour bins (Zhang et al. 2016): gamut, soft-encoding, rebalancing, annealed mean."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .colour import lab_to_rgb
+
+GRID = 10.0  # bin spacing in ab units
+AB_RANGE = 110.0  # bin centres span -110..110
+
+
+def in_gamut_bins(grid: float = GRID, ab_range: float = AB_RANGE, samples: int = 5) -> torch.Tensor:
+    """Centres (Q, 2) of the ab grid cells that hold at least one displayable sRGB colour.
+
+    A cell counts when any of ``samples x samples`` points inside it, at any lightness in 1..99,
+    converts to sRGB inside 0..1 without clipping.
+    """
+    centres = torch.arange(-ab_range, ab_range + 1e-6, grid, dtype=torch.float64)
+    offsets = (torch.arange(samples, dtype=torch.float64) + 0.5) / samples * grid - grid / 2
+    a = (centres[:, None] + offsets[None, :]).reshape(-1)
+    lightness = torch.linspace(1, 99, 99, dtype=torch.float64)
+    ll, aa, bb = torch.meshgrid(lightness, a, a, indexing="ij")
+    lab = torch.stack([ll, aa, bb])[None]  # 1, 3, L, A, B
+    rgb = lab_to_rgb(lab.reshape(1, 3, len(lightness), -1), clip=False).reshape(3, len(lightness), len(a), len(a))
+    ok = ((rgb >= 0) & (rgb <= 1)).all(0).any(0)  # A, B sample points
+    n = len(centres)
+    ok = ok.reshape(n, samples, n, samples).any(3).any(1)
+    ia, ib = torch.nonzero(ok, as_tuple=True)
+    return torch.stack([centres[ia], centres[ib]], dim=1).float()
+
+
+def soft_encode(ab: torch.Tensor, centres: torch.Tensor, k: int = 5, sigma: float = 5.0) -> torch.Tensor:
+    """Soft-encode an ab map (B, 2, H, W) onto its ``k`` nearest bins with a Gaussian kernel.
+
+    Returns (B, Q, H, W) distributions that sum to one per pixel.
+    """
+    b, _, h, w = ab.shape
+    flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)
+    dist = torch.cdist(flat, centres.to(ab.dtype))  # N, Q
+    d, idx = dist.topk(k, dim=1, largest=False)
+    wts = torch.exp(-(d**2) / (2 * sigma**2))
+    wts = wts / wts.sum(1, keepdim=True)
+    out = torch.zeros(flat.shape[0], centres.shape[0], dtype=ab.dtype, device=ab.device)
+    out.scatter_(1, idx, wts)
+    return out.reshape(b, h, w, -1).permute(0, 3, 1, 2)
+
+
+def nearest_bin(ab: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """Index (B, H, W) of the nearest bin to each ab pixel."""
+    b, _, h, w = ab.shape
+    flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)
+    return torch.cdist(flat, centres.to(ab.dtype)).argmin(1).reshape(b, h, w)
+
+
+def rebalancing_weights(prior: torch.Tensor, lam: float = 0.5, sigma: float = 5.0,
+                        centres: torch.Tensor | None = None) -> torch.Tensor:
+    """Class-rebalancing weights w ~ ((1 - lam) * p_smooth + lam / Q)^-1, normalised so that E_p[w] = 1
+    under the raw prior, so the mean weight a training pixel gets is one.
+
+    ``lam = 1`` gives uniform weights (plain cross-entropy); ``lam = 0`` fully inverts the prior.
+    The prior is smoothed with a Gaussian over the ab plane when ``centres`` is given.
+    """
+    raw = prior.double() / prior.sum()
+    p = raw
+    if centres is not None and sigma > 0:
+        d2 = torch.cdist(centres.double(), centres.double()) ** 2
+        kernel = torch.exp(-d2 / (2 * sigma**2))
+        p = kernel @ p
+        p = p / p.sum()
+    q = p.numel()
+    w = 1.0 / ((1 - lam) * p + lam / q)
+    w = w / (raw * w).sum()
+    return w.float()
+
+
+def annealed_mean(logits: torch.Tensor, centres: torch.Tensor, temperature: float = 0.38) -> torch.Tensor:
+    """Decode bin logits (B, Q, H, W) to ab (B, 2, H, W) by the annealed mean of Zhang et al. 2016.
+
+    ``temperature = 1`` is the plain mean of the distribution; towards 0 it approaches the mode.
+    """
+    t = max(float(temperature), 1e-3)
+    prob = F.softmax(logits / t, dim=1)
+    return torch.einsum("bqhw,qc->bchw", prob, centres.to(prob.dtype))

@@ -1,0 +1,204 @@
+"""The ``colouriser`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__
+
+
+def _folder_weights(items: list[str]) -> dict[str, float]:
+    weights = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            raise SystemExit(f"colouriser: --folder-weight expects NAME=NUMBER, got {item!r}") from None
+    return weights
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .training.loop import TrainConfig, Trainer
+
+    cfg = TrainConfig(
+        data=args.data, out=args.out, val=args.val or [], encoder=args.encoder, init=args.init,
+        batch=args.batch, crop=args.crop, lr=args.lr, rebalance_lambda=args.rebalance_lambda,
+        schedule_images=args.schedule_images, max_steps=args.max_steps, max_minutes=args.max_minutes,
+        val_every=args.val_every, checkpoint_minutes=args.checkpoint_minutes,
+        folder_weights=_folder_weights(args.folder_weight), seed=args.seed, threads=args.threads,
+    )
+    result = Trainer(cfg).run()
+    print(f"stopped at step {result['step']:,} ({result['seen']:,} images seen); run folder: {args.out}")
+    return 0
+
+
+def _colouriser(args: argparse.Namespace):
+    from .pipeline import Colouriser
+
+    return Colouriser.from_pretrained(args.model, size=args.size, temperature=args.temperature,
+                                      saturation=args.saturation)
+
+
+def cmd_colourise(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .batch import expand_inputs, run_batch
+    from .save import output_format
+
+    err = Console(stderr=True, soft_wrap=True, highlight=False)
+    if args.format:
+        try:
+            output_format(None, args.format)
+        except ValueError as exc:
+            err.print(f"colouriser: {exc}")
+            return 2
+    jobs, missing = expand_inputs(args.inputs)
+    for path, reason in missing:
+        err.print(f"colouriser: {path}: {reason}")
+    if not jobs:
+        err.print("colouriser: no photos to colourise")
+        return 2
+    colouriser = _colouriser(args)
+    out_dir = Path(args.output)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True, disable=args.quiet) as progress:
+        task = progress.add_task("colourising", total=len(jobs))
+
+        def done(job, status: str, detail: str) -> None:
+            progress.advance(task)
+            if status == "failed":
+                err.print(f"colouriser: {job.source}: {detail}")
+            elif status == "skipped" and not args.quiet:
+                err.print(f"skipped {job.source}: {detail} exists (use --overwrite)")
+
+        result = run_batch(colouriser, jobs, out_dir, fmt=args.format, quality=args.quality,
+                           overwrite=args.overwrite, on_done=done)
+    if not args.quiet:
+        err.print(f"{len(result.written)} written to {out_dir}, {len(result.skipped)} skipped, "
+                  f"{len(result.failed) + len(missing)} failed")
+    return 1 if result.failed or missing else 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from .evaluate import evaluate
+
+    console = Console(soft_wrap=True, highlight=False)
+    colouriser = _colouriser(args)
+    sheet = Path(args.sheet) if args.sheet else None
+
+    def progress(i: int, n: int) -> None:
+        if not args.quiet and (i % 20 == 0 or i == n):
+            console.print(f"{i}/{n} photos", style="dim")
+
+    report = evaluate(colouriser, [Path(d) for d in args.data], limit=args.limit, classify=not args.no_classifier,
+                      sheet=sheet, progress=progress)
+    for failure in report.failures:
+        console.print(f"colouriser: {failure}", style="red")
+    table = Table(title=f"{report.images} photos from {', '.join(args.data)}")
+    table.add_column("")
+    names = [("psnr", "PSNR dB"), ("colourfulness", "colourfulness"), ("delta_e", "delta E 2000"),
+             ("auc", "AuC ab"), ("grey", "left grey"), ("l_error", "L error")]
+    if not report.has_reference:
+        names = [("colourfulness", "colourfulness"), ("grey", "left grey"), ("l_error", "L error")]
+    for _, label in names:
+        table.add_column(label, justify="right")
+    extra = report.classifier
+    if extra:
+        table.add_column("same class", justify="right")
+    for who, row in (("colouriser", report.ours), ("grey baseline", report.grey)):
+        cells = [f"{row[k]:.0%}" if k == "grey" else f"{row[k]:.3f}" if k == "auc" else f"{row[k]:.2f}"
+                 for k, _ in names]
+        if extra:
+            cells.append(f"{extra['ours' if who == 'colouriser' else 'grey']:.1%}")
+        table.add_row(who, *cells)
+    if report.has_reference:
+        table.add_row("originals", *["" if k != "colourfulness" else f"{report.original_colourfulness:.2f}"
+                                     for k, _ in names], *([""] if extra else []))
+    console.print(table)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.as_dict(), indent=2))
+    if sheet:
+        console.print(f"contact sheet: {sheet / 'index.html'}")
+    return 0
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="model name, model folder or .safetensors file (default: the shipped model)")
+    p.add_argument("--size", type=int, help="long side of the network's working size in pixels (default 256)")
+    p.add_argument("--temperature", type=float,
+                   help="annealed-mean temperature: lower gives bolder colour, 1 the plain mean (default: the "
+                        "model's, chosen on validation)")
+    p.add_argument("--saturation", type=float, help="scale the predicted colour's chroma (default 1)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="colouriser", description="Colourise black-and-white photographs.")
+    parser.add_argument("--version", action="version", version=f"colouriser {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("colourise", aliases=["colorize", "colourize"], help="colour photos into a folder")
+    c.add_argument("inputs", nargs="+", metavar="INPUT", help="photos, folders or glob patterns")
+    c.add_argument("-o", "--output", default="colourised", help="output folder (default: ./colourised)")
+    c.add_argument("--format", help="output format: jpg, png, tif, webp, bmp (default: the input's)")
+    c.add_argument("--quality", type=int, default=92, help="JPEG/WebP quality (default 92)")
+    c.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
+    _add_model_options(c)
+    c.set_defaults(func=cmd_colourise)
+
+    e = sub.add_parser("evaluate", help="grey colour photos, colour them again and score the result")
+    e.add_argument("--data", nargs="+", required=True, help="folders of colour photos")
+    e.add_argument("--limit", type=int, help="use at most this many photos")
+    e.add_argument("--json", help="also write the numbers to this JSON file")
+    e.add_argument("--sheet", help="write a side-by-side HTML contact sheet into this folder")
+    e.add_argument("--no-classifier", action="store_true", help="skip the ImageNet classifier agreement test")
+    _add_model_options(e)
+    e.set_defaults(func=cmd_evaluate)
+
+    t = sub.add_parser("train", help="train a model on folders of colour photos (resumes if --out has a checkpoint)")
+    t.add_argument("--data", nargs="+", required=True, help="folders of colour photos; each subfolder is a group")
+    t.add_argument("--val", nargs="*", help="folders of validation photos, scored to pick the best checkpoint")
+    t.add_argument("--out", required=True, help="run folder: checkpoint.pt, log.csv, model.safetensors")
+    t.add_argument("--encoder", default="lite0", choices=["lite0", "lite1", "lite2"])
+    t.add_argument("--init", help="start from this model file instead of ImageNet weights")
+    t.add_argument("--batch", type=int, default=24)
+    t.add_argument("--crop", type=int, default=128)
+    t.add_argument("--lr", type=float, default=5e-4)
+    t.add_argument("--rebalance-lambda", type=float, default=0.7,
+                   help="class rebalancing: 1 = plain cross-entropy, 0 = fully inverse prior")
+    t.add_argument("--schedule-images", type=int, default=1_500_000, help="learning-rate decay spans this many images")
+    t.add_argument("--max-steps", type=int)
+    t.add_argument("--max-minutes", type=float)
+    t.add_argument("--val-every", type=int, default=1000)
+    t.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    t.add_argument("--folder-weight", action="append", default=[], metavar="NAME=X",
+                   help="multiply a group's sampling weight (default weight: sqrt of its photo count)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=int)
+    t.set_defaults(func=cmd_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("colouriser: interrupted", file=sys.stderr)
+        return 130
+    except FileNotFoundError as exc:
+        print(f"colouriser: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

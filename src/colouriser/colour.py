@@ -1,0 +1,66 @@
+"""sRGB <-> CIE Lab (D65) in torch, matching scikit-image's conventions.
+
+Tensors are channel-first: ``(..., 3, H, W)``. sRGB is in 0..1, L in 0..100, a/b roughly -128..127.
+"""
+
+from __future__ import annotations
+
+import torch
+
+# sRGB (D65) to XYZ, as in scikit-image (IEC 61966-2-1).
+_RGB_TO_XYZ = torch.tensor(
+    [
+        [0.412453, 0.357580, 0.180423],
+        [0.212671, 0.715160, 0.072169],
+        [0.019334, 0.119193, 0.950227],
+    ],
+    dtype=torch.float64,
+)
+_XYZ_TO_RGB = torch.linalg.inv(_RGB_TO_XYZ)
+# D65 reference white (2 degree observer), as in scikit-image.
+_WHITE = torch.tensor([0.95047, 1.0, 1.08883], dtype=torch.float64)
+_EPS = 216 / 24389  # (6/29)^3
+_KAPPA = 24389 / 27
+
+
+def _mix(matrix: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Apply a 3x3 matrix over the channel axis (-3) of ``x``."""
+    return torch.einsum("ij,...jhw->...ihw", matrix.to(x.dtype), x)
+
+
+def srgb_to_linear(rgb: torch.Tensor) -> torch.Tensor:
+    return torch.where(rgb > 0.04045, ((rgb.clamp(min=0.04045) + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+
+
+def linear_to_srgb(lin: torch.Tensor) -> torch.Tensor:
+    return torch.where(lin > 0.0031308, 1.055 * lin.clamp(min=0.0031308) ** (1 / 2.4) - 0.055, lin * 12.92)
+
+
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """sRGB in 0..1 -> CIE Lab (D65)."""
+    xyz = _mix(_RGB_TO_XYZ, srgb_to_linear(rgb))
+    xyz = xyz / _WHITE.to(rgb.dtype).view(3, 1, 1)
+    f = torch.where(xyz > _EPS, xyz.clamp(min=_EPS) ** (1 / 3), (_KAPPA * xyz + 16) / 116)
+    fx, fy, fz = f.unbind(-3)
+    lab = torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], dim=-3)
+    return lab
+
+
+def lab_to_rgb(lab: torch.Tensor, clip: bool = True) -> torch.Tensor:
+    """CIE Lab (D65) -> sRGB; clipped to 0..1 unless ``clip`` is False."""
+    light, a, b = lab.unbind(-3)
+    fy = (light + 16) / 116
+    fx = fy + a / 500
+    fz = fy - b / 200
+    f = torch.stack([fx, fy, fz], dim=-3)
+    xyz = torch.where(f > 6 / 29, f**3, (116 * f - 16) / _KAPPA)
+    xyz = xyz * _WHITE.to(lab.dtype).view(3, 1, 1)
+    lin = _mix(_XYZ_TO_RGB, xyz)
+    rgb = linear_to_srgb(lin.clamp(min=0) if clip else lin)
+    return rgb.clamp(0, 1) if clip else rgb
+
+
+def rgb_to_lightness(rgb: torch.Tensor) -> torch.Tensor:
+    """sRGB in 0..1 -> CIE L (0..100), shape ``(..., 1, H, W)``."""
+    y = _mix(_RGB_TO_XYZ[1:2], srgb_to_linear(rgb))
+    return torch.where(y > _EPS, 116 * y.clamp(min=_EPS) ** (1 / 3) - 16, _KAPPA * y)

@@ -1,0 +1,421 @@
+"""Read any photo robustly: every common format and Pillow mode to float32 sRGB, with clear errors.
+
+``load_image`` returns the pixels as an (H, W, 3) float32 array in 0..1 with the EXIF orientation
+already applied, plus what a writer needs to keep: the EXIF block (orientation reset to 1), an RGB
+ICC profile, the alpha channel and the input's format, mode and bit depth.
+
+Anything we cannot use raises :class:`ImageError` with a ``kind`` and a one-line message that does
+not name the file (callers add the name).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_PIXELS = 120_000_000  # default pixel limit (width x height), checked before decoding
+MIN_SIDE = 8  # smallest width or height we accept
+
+KINDS = ("empty", "unsupported", "corrupt", "too_large", "too_small")
+
+ORIENTATION = 0x0112
+EXIF_IFD = 0x8769
+GPS_IFD = 0x8825
+INTEROP_IFD = 0xA005
+# TIFF structural and bulky tags that Pillow's getexif() reports for a TIFF's main directory; they describe
+# the input file's layout (or are kept elsewhere, like the ICC profile) and must not be written back as EXIF.
+_NOT_EXIF = frozenset({
+    254, 255, 256, 257, 258, 259, 262, 263, 264, 265, 266, 269, 273, 277, 278, 279, 280, 281, 284, 285, 290, 291,
+    292, 293, 297, 317, 318, 319, 320, 321, 322, 323, 324, 325, 330, 332, 338, 339, 340, 341, 347, 513, 514, 529,
+    530, 531, 532, 700, 33723, 34377, 34675, 37724,
+})
+
+_SIGNATURES = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"GIF8", "GIF"),
+    (b"BM", "BMP"),
+)
+
+
+class ImageError(ValueError):
+    """A photo we cannot use. `kind` is one of: "empty", "unsupported", "corrupt", "too_large", "too_small"."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"unknown ImageError kind {kind!r}; expected one of {', '.join(KINDS)}")
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+@dataclass
+class LoadedImage:
+    rgb: np.ndarray  # (H, W, 3) float32 sRGB in 0..1, EXIF orientation applied; 16-bit inputs keep their precision
+    exif: bytes | None  # the EXIF block to write back, with Orientation reset to 1; None if none
+    icc: bytes | None  # ICC profile to keep, only if it is an RGB profile; None otherwise
+    format: str | None  # Pillow format name of the input, e.g. "JPEG", "PNG", "TIFF", "BMP", "WEBP" (or "MPO")
+    mode: str  # the input's original Pillow mode, e.g. "L", "I;16", "CMYK"
+    bit_depth: int  # 8 or 16: the precision the returned pixels actually carry
+    alpha: np.ndarray | None  # (H, W) float32 0..1 if the input had transparency, else None
+
+
+def load_image(source: str | os.PathLike[str] | bytes | BinaryIO, max_pixels: int = MAX_PIXELS) -> LoadedImage:
+    """Read a photo from a path, bytes or a binary file object. Raises :class:`ImageError` if it is unusable.
+
+    A missing or unreadable file raises the usual ``OSError`` (``FileNotFoundError``, ...), not ``ImageError``.
+    """
+    with _opened(source) as fp, warnings.catch_warnings():
+        # We check the size against max_pixels ourselves, right after reading the header; Pillow's own warning
+        # (at ~89 Mpx, below our default limit) would only be noise. Its hard error (~179 Mpx) is turned into ours.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        im = _open(fp)
+        try:
+            return _decode(im, fp, max_pixels)
+        finally:
+            im.close()
+
+
+# --- opening ---------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _opened(source: str | os.PathLike[str] | bytes | BinaryIO) -> Iterator[BinaryIO]:
+    """A seekable binary file positioned at the start of the image; raises ImageError("empty") for 0 bytes."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+        if not data:
+            raise ImageError("empty", "the file is empty (0 bytes)")
+        yield io.BytesIO(data)
+    elif isinstance(source, str | os.PathLike):
+        with open(source, "rb") as f:
+            if os.fstat(f.fileno()).st_size == 0:
+                raise ImageError("empty", "the file is empty (0 bytes)")
+            yield f
+    else:
+        fp = source
+        seekable = False
+        with suppress(AttributeError, OSError):
+            seekable = fp.seekable()
+        if not seekable:
+            fp = io.BytesIO(fp.read())
+        start = fp.tell()
+        if not fp.read(1):
+            raise ImageError("empty", "the file is empty (0 bytes)")
+        fp.seek(start)
+        yield io.BytesIO(fp.read()) if start else fp  # Pillow and tifffile expect the image to start at offset 0
+
+
+def _open(fp: BinaryIO) -> Image.Image:
+    """Image.open (reads the header only), with its failures turned into ImageError."""
+    fp.seek(0)
+    try:
+        return Image.open(fp)
+    except Image.DecompressionBombError as e:
+        raise _bomb_error(e) from None
+    except UnidentifiedImageError:
+        fp.seek(0)
+        head = fp.read(64)
+        looks_like = _signature(head)
+        if looks_like:
+            raise ImageError("corrupt", f"the file starts like a {looks_like} but its header cannot be read") from None
+        raise ImageError("unsupported", f"not an image Pillow can read: {_describe_unknown(head)}") from None
+    except OSError as e:
+        if e.errno is not None:  # a real I/O error, not a decoding one
+            raise
+        raise _header_error(fp, e) from e
+    except (SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError) as e:
+        raise _header_error(fp, e) from e
+
+
+def _header_error(fp: BinaryIO, e: Exception) -> ImageError:
+    fp.seek(0)
+    name = _signature(fp.read(64)) or "image"
+    return ImageError("corrupt", f"the {name} header is truncated or corrupt: {_one_line(e)}")
+
+
+def _signature(head: bytes) -> str | None:
+    for magic, name in _SIGNATURES:
+        if head.startswith(magic):
+            return name
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return None
+
+
+def _describe_unknown(head: bytes) -> str:
+    if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypmsf1", b"ftyphevc"):
+        return "the format is HEIF/HEIC, which is not supported (convert it to JPEG or PNG first)"
+    if head.startswith(b"%PDF"):
+        return "the file is a PDF, not an image"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        text = ""
+    if text and all(c.isprintable() or c in "\r\n\t" for c in text):
+        return "the format is not recognised (the file looks like text)"
+    return "the format is not recognised"
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    return text or type(e).__name__
+
+
+def _bomb_error(e: Exception) -> ImageError:
+    size, limit = re.search(r"\((\d+) pixels\)", str(e)), re.search(r"limit of (\d+)", str(e))
+    if size and limit:
+        return ImageError(
+            "too_large",
+            f"the image has {int(size[1]):,} pixels, more than Pillow's safety limit of {int(limit[1]):,} pixels "
+            "(a possible decompression bomb)",
+        )
+    return ImageError("too_large", f"the image is too large to decode safely: {_one_line(e)}")
+
+
+# --- decoding --------------------------------------------------------------------------------------------------
+
+
+def _decode(im: Image.Image, fp: BinaryIO, max_pixels: int) -> LoadedImage:
+    width, height = im.size
+    pixels = width * height
+    if pixels > max_pixels:
+        raise ImageError(
+            "too_large",
+            f"the image is {width} x {height} = {pixels:,} pixels, more than the limit of {max_pixels:,} pixels "
+            "(a possible decompression bomb)",
+        )
+    if min(width, height) < MIN_SIDE:
+        raise ImageError(
+            "too_small", f"the image is only {width} x {height} pixels; at least {MIN_SIDE} x {MIN_SIDE} is needed"
+        )
+    fmt, mode = im.format, im.mode
+    icc = im.info.get("icc_profile") or None
+
+    if fmt == "TIFF" and mode in ("RGB", "RGBA") and _tiff_bits(im) == 16:
+        # Pillow reports 16-bit RGB TIFFs as mode "RGB" and decodes them to 8 bits (and planar ones wrongly).
+        loaded = _load_tiff16(im, fp)
+        if loaded is not None:
+            rgb, alpha = loaded
+            return LoadedImage(rgb, _exif_out(im), _rgb_icc(icc), fmt, mode, 16, alpha)
+        if im.tag_v2.get(284) == 2 and any(tile.codec_name == "raw" for tile in im.tile):  # type: ignore[attr-defined]
+            # Pillow's own reader takes uncompressed planar 16-bit samples as 8-bit ones (libtiff's is right)
+            raise ImageError("unsupported", "not an image Pillow can read correctly: uncompressed 16-bit planar RGB "
+                             "TIFF (install tifffile to read it)")
+
+    try:
+        im.load()
+    except Image.DecompressionBombError as e:
+        raise _bomb_error(e) from None
+    except MemoryError:
+        raise
+    except OSError as e:
+        if e.errno is not None:
+            raise
+        raise ImageError("corrupt", f"the {fmt or 'image'} data is truncated or corrupt: {_one_line(e)}") from e
+    except Exception as e:  # Pillow's plugins raise many kinds of errors on malformed data
+        raise ImageError("corrupt", f"the {fmt or 'image'} data is truncated or corrupt: {_one_line(e)}") from e
+
+    with suppress(Exception):  # unreadable EXIF: keep the pixels as stored
+        ImageOps.exif_transpose(im, in_place=True)
+    rgb, alpha, bit_depth, converted = _pixels(im)
+    return LoadedImage(rgb, _exif_out(im), None if converted else _rgb_icc(icc), fmt, mode, bit_depth, alpha)
+
+
+def _pixels(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None, int, bool]:
+    """(rgb, alpha, bit_depth, colour_converted) from a loaded image in any mode."""
+    mode = im.mode
+    transparency = im.info.get("transparency")
+    converted = False  # True when the pixels were converted through a colour profile into sRGB
+    if mode == "1":
+        im, mode = im.convert("L"), "L"
+    elif mode in ("La", "PA"):
+        im = im.convert("LA" if mode == "La" else "RGBA")
+        mode = im.mode
+    elif mode == "RGBa":
+        im, mode = im.convert("RGBA"), "RGBA"
+    elif mode == "P":
+        has_alpha = transparency is not None or (im.palette is not None and "A" in im.palette.mode)
+        im = im.convert("RGBA" if has_alpha else "RGB")
+        mode, transparency = im.mode, None
+    elif mode == "CMYK":
+        im, converted = _cmyk_to_rgb(im)
+        mode = "RGB"
+    elif mode == "LAB":
+        im, converted = _lab_to_rgb(im), True
+        mode = "RGB"
+    elif mode in ("RGBX", "YCbCr", "HSV"):
+        im, mode = im.convert("RGB"), "RGB"
+
+    if mode in ("L", "LA", "RGB", "RGBA"):
+        arr = np.asarray(im)
+        scale, bit_depth = 255.0, 8
+    elif mode.startswith("I;16"):
+        arr = np.asarray(im)  # uint16, little- or big-endian
+        scale, bit_depth = 65535.0, 16
+    elif mode == "I":  # int32: what older Pillow gives for 16-bit greyscale PNG/TIFF; holds 0..65535 there
+        arr = np.asarray(im)
+        scale, bit_depth = (65535.0 if arr.size == 0 or arr.max() <= 65535 else 2147483647.0), 16
+    elif mode == "F":  # float: 0..1, or 0..255 / 0..65535 stored as float
+        arr = np.nan_to_num(np.asarray(im, dtype=np.float32))
+        top = float(arr.max()) if arr.size else 1.0
+        scale, bit_depth = (1.0 if top <= 1.0 else 255.0 if top <= 255.0 else 65535.0), 16
+    else:
+        try:
+            im = im.convert("RGBA" if "A" in mode else "RGB")
+        except (ValueError, OSError) as e:
+            msg = f"not an image Pillow can read: the pixel mode {mode!r} is not supported"
+            raise ImageError("unsupported", msg) from e
+        return (*_pixels(im)[:3], converted)
+
+    if arr.ndim == 2:  # greyscale
+        alpha = None
+        if isinstance(transparency, int) and not isinstance(transparency, bool):
+            alpha = (arr != transparency).astype(np.float32)
+        grey = np.divide(arr, np.float32(scale), dtype=np.float32)
+        if mode in ("I", "F"):
+            np.clip(grey, 0.0, 1.0, out=grey)
+        rgb = np.empty((*grey.shape, 3), np.float32)
+        rgb[...] = grey[..., None]
+        return rgb, alpha, bit_depth, converted
+    if arr.shape[2] == 2:  # LA
+        rgb = np.empty((*arr.shape[:2], 3), np.float32)
+        rgb[...] = np.divide(arr[..., 0], np.float32(scale), dtype=np.float32)[..., None]
+        return rgb, np.divide(arr[..., 1], np.float32(scale), dtype=np.float32), bit_depth, converted
+    rgb = np.divide(arr[..., :3], np.float32(scale), dtype=np.float32)
+    if arr.shape[2] == 4:
+        return rgb, np.divide(arr[..., 3], np.float32(scale), dtype=np.float32), bit_depth, converted
+    alpha = None
+    if isinstance(transparency, tuple) and len(transparency) == 3:  # PNG tRNS colour key on RGB
+        alpha = (~np.all(arr == np.asarray(transparency, arr.dtype), axis=-1)).astype(np.float32)
+    return rgb, alpha, bit_depth, converted
+
+
+def _cmyk_to_rgb(im: Image.Image) -> tuple[Image.Image, bool]:
+    """CMYK to sRGB through the embedded CMYK profile if there is one, else Pillow's plain conversion."""
+    icc = im.info.get("icc_profile")
+    if icc and icc[16:20] == b"CMYK":
+        try:
+            from PIL import ImageCms
+
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            target = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+            out = ImageCms.profileToProfile(im, source, target, outputMode="RGB")
+            if out is not None:
+                return out, True
+        except Exception:  # no littleCMS, or a broken profile: fall back to the plain formula
+            pass
+    return im.convert("RGB"), True
+
+
+def _lab_to_rgb(im: Image.Image) -> Image.Image:
+    try:
+        from PIL import ImageCms
+
+        transform = ImageCms.buildTransform(ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB")
+        return ImageCms.applyTransform(im, transform)  # type: ignore[return-value]
+    except Exception as e:
+        raise ImageError("unsupported", "not an image Pillow can read: cannot convert its Lab colours to RGB") from e
+
+
+def _rgb_icc(icc: bytes | None) -> bytes | None:
+    """Keep an ICC profile only if it describes RGB data (ICC header: colour space at bytes 16..20)."""
+    return icc if icc and len(icc) >= 128 and icc[16:20] == b"RGB " else None
+
+
+def _tiff_bits(im: Image.Image) -> int:
+    bits = im.tag_v2.get(258, (8,))  # type: ignore[attr-defined]
+    if isinstance(bits, int):
+        return bits
+    return max(bits) if bits else 8
+
+
+def _load_tiff16(im: Image.Image, fp: BinaryIO) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """Read a 16-bit RGB(A) TIFF at full precision with tifffile, if it is installed and can decode it."""
+    try:
+        import tifffile
+    except ImportError:
+        return None
+    try:
+        fp.seek(0)
+        with tifffile.TiffFile(fp) as tif:
+            page = tif.pages[0]
+            arr = page.asarray()
+            axes = page.axes
+            tag = page.tags.get(274)
+            orientation = int(tag.value) if tag is not None else 1
+    except MemoryError:
+        raise
+    except Exception:  # e.g. LZW without imagecodecs: let Pillow decode it at 8 bits instead
+        return None
+    if axes == "SYX":  # planar configuration
+        arr = np.moveaxis(arr, 0, -1)
+    elif axes != "YXS":
+        return None
+    if arr.dtype != np.uint16 or arr.shape[2] < 3:
+        return None
+    arr = _orient(arr, orientation)
+    rgb = np.divide(arr[..., :3], np.float32(65535), dtype=np.float32)
+    alpha = np.divide(arr[..., 3], np.float32(65535), dtype=np.float32) if im.mode == "RGBA" else None
+    return rgb, alpha
+
+
+def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1..8) to an array with (H, W) as its first axes, as ImageOps.exif_transpose does."""
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+        8: lambda a: np.rot90(a, 1),
+    }
+    op = ops.get(orientation)
+    return np.ascontiguousarray(op(arr)) if op else arr
+
+
+def _exif_out(im: Image.Image) -> bytes | None:
+    """The input's EXIF, cleaned for writing back: Orientation 1, no TIFF layout tags, no thumbnail (IFD1)."""
+    try:
+        old = im.getexif()
+        if not len(old):
+            return None
+        new = Image.Exif()
+        for tag, value in old.items():
+            if tag in (EXIF_IFD, GPS_IFD):
+                ifd = dict(old.get_ifd(tag))
+                if tag == EXIF_IFD and INTEROP_IFD in ifd:
+                    interop = old.get_ifd(INTEROP_IFD)
+                    if interop:
+                        ifd[INTEROP_IFD] = dict(interop)
+                    else:
+                        del ifd[INTEROP_IFD]
+                if ifd:
+                    new[tag] = ifd
+            elif tag not in _NOT_EXIF and tag != ORIENTATION:
+                new[tag] = value
+        new[ORIENTATION] = 1
+        return new.tobytes()
+    except Exception:  # malformed EXIF is not worth failing the photo for
+        return None
+
+
+def loaded_from_pil(im: Image.Image) -> LoadedImage:
+    """A PIL image already in memory (any mode), taken as it is: no EXIF rotation, no metadata kept."""
+    if min(im.size) < MIN_SIDE:
+        raise ImageError("too_small", f"the image is only {im.width} x {im.height} pixels; "
+                         f"at least {MIN_SIDE} x {MIN_SIDE} is needed")
+    rgb, alpha, bit_depth, _ = _pixels(im)
+    return LoadedImage(rgb, None, None, im.format, im.mode, bit_depth, alpha)

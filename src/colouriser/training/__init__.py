@@ -1,0 +1,1 @@
+"""Training: data, degradation, the loop and its validation."""

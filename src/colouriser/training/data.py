@@ -1,0 +1,104 @@
+"""Training photos: find them, drop near-grey ones, keep them in memory, sample folders by weight."""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+GREY_SPREAD = 4.0  # mean of max(rgb) - min(rgb), on 0..255, under which a photo counts as near-grey
+
+
+def find_images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def group_folders(roots: list[Path]) -> dict[str, list[Path]]:
+    """Each immediate subfolder of a data root is a group; photos lying in a root form one more."""
+    groups: dict[str, list[Path]] = {}
+    for root in roots:
+        if not root.is_dir():
+            raise FileNotFoundError(f"data folder not found: {root}")
+        loose = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if loose:
+            groups[root.name] = loose
+        for sub in sorted(p for p in root.iterdir() if p.is_dir()):
+            files = find_images(sub)
+            if files:
+                groups[sub.name] = files
+    if not groups:
+        raise FileNotFoundError(f"no photos found in {', '.join(map(str, roots))}")
+    return groups
+
+
+def _load(args: tuple[Path, int]) -> np.ndarray | None:
+    path, short_side = args
+    try:
+        with Image.open(path) as im:
+            im.draft("RGB", (short_side * 2, short_side * 2))
+            im = ImageOps.exif_transpose(im).convert("RGB")
+            scale = short_side / min(im.size)
+            if scale < 1:
+                im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))),
+                               Image.Resampling.LANCZOS)
+            arr = np.asarray(im)
+    except (OSError, ValueError):
+        return None
+    if min(arr.shape[:2]) < 32:
+        return None
+    spread = arr.max(2).astype(np.float32) - arr.min(2)
+    return None if spread.mean() < GREY_SPREAD else arr
+
+
+@dataclass
+class PhotoSet:
+    groups: dict[str, list[np.ndarray]]
+    weights: dict[str, float]
+    dropped: int
+
+    @classmethod
+    def load(cls, roots: list[Path], short_side: int, weight_overrides: dict[str, float] | None = None,
+             workers: int = 2) -> PhotoSet:
+        """Load every photo, shrunk to ``short_side``. Group weight: sqrt(count) times any override."""
+        paths = group_folders(roots)
+        groups: dict[str, list[np.ndarray]] = {}
+        dropped = 0
+        with ProcessPoolExecutor(workers) as pool:
+            for name, files in paths.items():
+                arrays = list(pool.map(_load, [(p, short_side) for p in files], chunksize=64))
+                kept = [a for a in arrays if a is not None]
+                dropped += len(arrays) - len(kept)
+                if kept:
+                    groups[name] = kept
+        overrides = weight_overrides or {}
+        weights = {n: math.sqrt(len(a)) * overrides.get(n, 1.0) for n, a in groups.items()}
+        total = sum(weights.values())
+        return cls(groups, {n: w / total for n, w in weights.items()}, dropped)
+
+    def __len__(self) -> int:
+        return sum(len(a) for a in self.groups.values())
+
+    def batch(self, size: int, crop: int, rng: np.random.Generator) -> torch.Tensor:
+        """A batch of random crops (B, 3, crop, crop) as float sRGB in 0..1, with random flips and scale."""
+        names = list(self.groups)
+        probs = np.array([self.weights[n] for n in names])
+        out = np.empty((size, crop, crop, 3), np.uint8)
+        for i, g in enumerate(rng.choice(len(names), size=size, p=probs)):
+            photos = self.groups[names[g]]
+            arr = photos[rng.integers(len(photos))]
+            h, w = arr.shape[:2]
+            side = int(min(h, w) * rng.uniform(0.6, 1.0))
+            side = max(side, min(h, w, crop))
+            y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
+            patch = Image.fromarray(arr[y:y + side, x:x + side])
+            if side != crop:
+                patch = patch.resize((crop, crop), Image.Resampling.BILINEAR)
+            p = np.asarray(patch)
+            out[i] = p[:, ::-1] if rng.random() < 0.5 else p
+        return torch.from_numpy(out).permute(0, 3, 1, 2).float() / 255

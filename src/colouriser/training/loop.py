@@ -1,0 +1,281 @@
+"""The training loop: resumable, atomic checkpoints, a CSV log, validation-based model selection."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from rich.console import Console
+
+from .. import models
+from ..bins import in_gamut_bins, nearest_bin, rebalancing_weights, soft_encode
+from ..colour import rgb_to_lab
+from ..hints import simulate_hints
+from ..models.unet import encoder_config
+from ..weights import WEIGHTS_FILE, atomic_write, load_model, save_model
+from .data import PhotoSet
+from .degrade import degrade
+from .validate import ValSet, validate
+
+ARCH = "unet-effnet-lite"
+CHECKPOINT = "checkpoint.pt"
+LOG = "log.csv"
+
+
+@dataclass
+class TrainConfig:
+    data: list[str]
+    out: str
+    val: list[str] = field(default_factory=list)
+    encoder: str = "lite0"
+    init: str | None = None  # a model file to start from instead of ImageNet (fine-tuning, resuming shipped weights)
+    batch: int = 24
+    crop: int = 128
+    lr: float = 5e-4
+    weight_decay: float = 1e-4
+    warmup_steps: int = 300
+    schedule_images: int = 1_500_000  # cosine decay of the learning rate spans this many images seen
+    rebalance_lambda: float = 0.5
+    hint_none_share: float = 0.5
+    ema_decay: float = 0.999
+    max_steps: int | None = None
+    max_minutes: float | None = None
+    val_every: int = 1000
+    val_limit: int | None = None
+    checkpoint_minutes: float = 5.0
+    folder_weights: dict[str, float] = field(default_factory=dict)
+    seed: int = 0
+    threads: int | None = None
+
+
+def _lr(cfg: TrainConfig, step: int, seen: int) -> float:
+    warm = min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+    progress = min(1.0, seen / cfg.schedule_images)
+    return cfg.lr * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def estimate_prior(photos: PhotoSet, centres: torch.Tensor, rng: np.random.Generator,
+                   batches: int = 60, crop: int = 128) -> torch.Tensor:
+    """Empirical distribution of ab bins over pixels of the photos, as the sampler draws them."""
+    counts = torch.zeros(len(centres), dtype=torch.float64)
+    for _ in range(batches):
+        ab = F.avg_pool2d(rgb_to_lab(photos.batch(32, crop, rng))[:, 1:], 4)
+        counts += torch.bincount(nearest_bin(ab, centres).flatten(), minlength=len(centres)).double()
+    return (counts / counts.sum()).float()
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, console: Console | None = None) -> None:
+        self.cfg = cfg
+        self.out = Path(cfg.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.console = console or Console(soft_wrap=True)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.rng = np.random.default_rng(cfg.seed)
+        torch.manual_seed(cfg.seed)
+        self.step = 0
+        self.seen = 0
+        self.cpu_seconds = 0.0
+        self.best_score = -math.inf
+        self.best: dict[str, Any] = {}
+        self.stop_requested = False
+        self.photos: PhotoSet | None = None
+        ckpt_path = self.out / CHECKPOINT
+        if ckpt_path.exists():
+            self._resume(ckpt_path)
+        else:
+            self._start()
+
+    # -- set-up ----------------------------------------------------------------------------------
+    def _start(self) -> None:
+        cfg = self.cfg
+        self.photos = self._load_photos()
+        if cfg.init:
+            model, meta = load_model(Path(cfg.init))
+            self.arch, self.model_config = meta["arch"], meta["config"]
+            self.model = model.train()
+            centres = self.model.centres
+            prior = meta["extra"].get("prior")
+            self.prior = torch.tensor(prior) if prior else estimate_prior(self.photos, centres, self.rng)
+            self.seen = int(meta["extra"].get("images_seen", 0))
+            self.cpu_seconds = float(meta["extra"].get("cpu_seconds", 0.0))
+            self.console.print(f"starting from {cfg.init} ({self.seen:,} images seen before)")
+        else:
+            centres = in_gamut_bins()
+            self.arch = ARCH
+            self.model_config = {"centres": centres.tolist(), **encoder_config(cfg.encoder)}
+            self.model = models.build(self.arch, **self.model_config)
+            self.model.init_encoder_from_imagenet(cfg.encoder)
+            self.prior = estimate_prior(self.photos, centres, self.rng)
+            self.console.print(f"starting from ImageNet EfficientNet-{cfg.encoder}, {len(centres)} ab bins")
+        self._make_optimiser()
+
+    def _make_optimiser(self) -> None:
+        self.model.train()
+        self.model = self.model.to(memory_format=torch.channels_last)
+        self.ema = torch.optim.swa_utils.AveragedModel(
+            self.model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(self.cfg.ema_decay),
+            use_buffers=True)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        self.class_weights = rebalancing_weights(self.prior, self.cfg.rebalance_lambda, centres=self.model.centres)
+
+    def _load_photos(self) -> PhotoSet:
+        t = time.time()
+        photos = PhotoSet.load([Path(d) for d in self.cfg.data], short_side=int(self.cfg.crop * 1.25),
+                               weight_overrides=self.cfg.folder_weights)
+        shares = ", ".join(f"{n} {w:.0%}" for n, w in photos.weights.items())
+        self.console.print(f"{len(photos):,} training photos ({photos.dropped} near-grey or unreadable dropped) "
+                           f"in {time.time() - t:.0f} s; sampling shares: {shares}")
+        return photos
+
+    def _resume(self, path: Path) -> None:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        saved = TrainConfig(**state["config"])
+        # The run's own settings win, except for how long to go on and how often to check.
+        for name in ("max_steps", "max_minutes", "val_every", "checkpoint_minutes", "threads"):
+            setattr(saved, name, getattr(self.cfg, name))
+        self.cfg = saved
+        self.arch, self.model_config = state["arch"], state["model_config"]
+        self.model = models.build(self.arch, **self.model_config)
+        self.model.load_state_dict(state["model"])
+        self.prior = state["prior"]
+        self._make_optimiser()
+        self.ema.load_state_dict(state["ema"])
+        self.opt.load_state_dict(state["opt"])
+        self.step, self.seen, self.cpu_seconds = state["step"], state["seen"], state["cpu_seconds"]
+        self.best_score, self.best = state["best_score"], state["best"]
+        self.rng = np.random.default_rng(state["rng"])
+        self.photos = self._load_photos()
+        self.console.print(f"resumed {path} at step {self.step:,} ({self.seen:,} images seen)")
+
+    # -- saving ----------------------------------------------------------------------------------
+    def save_checkpoint(self) -> None:
+        state = {
+            "config": asdict(self.cfg), "arch": self.arch, "model_config": self.model_config,
+            "model": self.model.state_dict(), "ema": self.ema.state_dict(), "opt": self.opt.state_dict(),
+            "prior": self.prior, "step": self.step, "seen": self.seen, "cpu_seconds": self.cpu_seconds,
+            "best_score": self.best_score, "best": self.best,
+            "rng": int(self.rng.integers(2**63)),
+        }
+        atomic_write(self.out / CHECKPOINT, lambda tmp: torch.save(state, tmp))
+
+    def model_extra(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {
+            "images_seen": self.seen, "steps": self.step, "cpu_seconds": round(self.cpu_seconds),
+            "prior": [round(float(p), 8) for p in self.prior], "train_config": asdict(self.cfg),
+            "validation": metrics or {},
+        }
+
+    def export(self, path: Path, metrics: dict[str, Any] | None = None) -> None:
+        save_model(self.ema.module, self.arch, self.model_config, path, self.model_extra(metrics))
+
+    # -- the loop --------------------------------------------------------------------------------
+    def loss(self, rgb: torch.Tensor) -> torch.Tensor:
+        lab = rgb_to_lab(rgb)
+        light = degrade(lab[:, :1], self.rng)
+        ab = lab[:, 1:]
+        hint_ab, hint_mask = simulate_hints(ab, self.rng, self.cfg.hint_none_share)
+        logits = self.model(light.contiguous(memory_format=torch.channels_last), hint_ab, hint_mask)
+        target_ab = F.adaptive_avg_pool2d(ab, logits.shape[-2:])
+        target = soft_encode(target_ab, self.model.centres)
+        weights = self.class_weights[target.argmax(1)]
+        ce = -(target * F.log_softmax(logits, 1)).sum(1)
+        return (ce * weights).mean()
+
+    def run(self) -> dict[str, Any]:
+        assert self.photos is not None
+        cfg = self.cfg
+        log_path = self.out / LOG
+        new_log = not log_path.exists()
+        log = log_path.open("a", newline="")
+        writer = csv.writer(log)
+        if new_log:
+            writer.writerow(["step", "images_seen", "cpu_seconds", "lr", "loss", "images_per_s",
+                             "val_temperature", "val_psnr", "val_psnr_grey", "val_colourfulness_ratio",
+                             "val_grey_share", "val_score"])
+        valset = ValSet.load([Path(v) for v in cfg.val], limit=cfg.val_limit) if cfg.val else None
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+        def request_stop(signum: int, frame: Any) -> None:
+            self.stop_requested = True
+
+        for s in previous:
+            signal.signal(s, request_stop)
+        start = time.time()
+        last_ckpt = time.time()
+        losses: list[float] = []
+        tick = time.time()
+        try:
+            while not self.stop_requested:
+                if cfg.max_steps is not None and self.step >= cfg.max_steps:
+                    break
+                if cfg.max_minutes is not None and time.time() - start > cfg.max_minutes * 60:
+                    break
+                cpu0 = time.process_time()
+                lr = _lr(cfg, self.step, self.seen)
+                for group in self.opt.param_groups:
+                    group["lr"] = lr
+                loss = self.loss(self.photos.batch(cfg.batch, cfg.crop, self.rng))
+                self.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
+                self.opt.step()
+                self.ema.update_parameters(self.model)
+                self.step += 1
+                self.seen += cfg.batch
+                self.cpu_seconds += time.process_time() - cpu0
+                losses.append(float(loss.detach()))
+                if self.step % 50 == 0:
+                    rate = 50 * cfg.batch / (time.time() - tick)
+                    tick = time.time()
+                    self.console.print(f"step {self.step:,}  seen {self.seen:,}  loss {np.mean(losses[-50:]):.4f}  "
+                                       f"lr {lr:.2e}  {rate:.1f} img/s", highlight=False)
+                    writer.writerow([self.step, self.seen, round(self.cpu_seconds), f"{lr:.3e}",
+                                     f"{np.mean(losses[-50:]):.5f}", f"{rate:.1f}"] + [""] * 6)
+                    log.flush()
+                if valset is not None and self.step % cfg.val_every == 0:
+                    self._validate(valset, writer)
+                    log.flush()
+                if time.time() - last_ckpt > cfg.checkpoint_minutes * 60:
+                    self.save_checkpoint()
+                    last_ckpt = time.time()
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            self.save_checkpoint()
+            log.close()
+        if valset is not None and not self.best:
+            self._validate(valset, None)
+        if valset is None:
+            self.export(self.out / WEIGHTS_FILE)
+        return {"step": self.step, "seen": self.seen, "losses": losses, "best": self.best}
+
+    def _validate(self, valset: ValSet, writer: Any) -> None:
+        results = validate(self.ema.module, valset)
+        t, m = max(results.items(), key=lambda kv: kv[1]["score"])
+        self.console.print(f"validation at step {self.step:,}: best temperature {t}: PSNR {m['psnr']:.2f} "
+                           f"(grey {m['psnr_grey']:.2f}), colourfulness {m['colourfulness_ratio']:.0%} "
+                           f"of originals, {m['grey_share']:.0%} left grey, score {m['score']:.3f}",
+                           highlight=False)
+        if writer is not None:
+            writer.writerow([self.step, self.seen, round(self.cpu_seconds), "", "", "", t, f"{m['psnr']:.3f}",
+                             f"{m['psnr_grey']:.3f}", f"{m['colourfulness_ratio']:.3f}", f"{m['grey_share']:.3f}",
+                             f"{m['score']:.4f}"])
+        (self.out / "validation.jsonl").open("a").write(
+            json.dumps({"step": self.step, "seen": self.seen, "results": {str(k): v for k, v in results.items()}})
+            + "\n")
+        if m["score"] > self.best_score:
+            self.best_score = m["score"]
+            self.best = {"step": self.step, "seen": self.seen, "temperature": t, **m}
+            self.export(self.out / WEIGHTS_FILE, {"temperature": t, **m})
+            self.console.print(f"new best model written to {self.out / WEIGHTS_FILE}")

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+    np.random.seed(0)
+
+
+def synthetic_photo(rng: np.random.Generator, size: int = 64) -> np.ndarray:
+    """A tiny 'landscape' whose colour follows its lightness and position: blue sky, green ground,
+    a red or yellow disc. Learnable in a few steps, so a training run can show its loss fall."""
+    h = w = size
+    img = np.zeros((h, w, 3), np.float32)
+    horizon = int(h * rng.uniform(0.35, 0.65))
+    sky = np.array([0.35, 0.55, 0.9]) * rng.uniform(0.8, 1.1)
+    ground = np.array([0.2, 0.55, 0.15]) * rng.uniform(0.7, 1.1)
+    img[:horizon] = sky
+    img[horizon:] = ground
+    yy, xx = np.mgrid[:h, :w]
+    cy, cx, r = rng.uniform(0.2, 0.8) * h, rng.uniform(0.2, 0.8) * w, rng.uniform(0.08, 0.2) * h
+    disc = (yy - cy) ** 2 + (xx - cx) ** 2 < r**2
+    img[disc] = [0.9, 0.15, 0.1] if rng.random() < 0.5 else [0.95, 0.85, 0.1]
+    img += rng.normal(0, 0.02, img.shape)
+    return np.clip(img, 0, 1)

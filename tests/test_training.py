@@ -1,0 +1,84 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from colouriser.training.data import PhotoSet
+from colouriser.training.loop import CHECKPOINT, LOG, TrainConfig, Trainer
+from colouriser.weights import WEIGHTS_FILE, load_model, read_metadata
+
+from .conftest import synthetic_photo
+
+
+@pytest.fixture(scope="module")
+def photo_dirs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    for group, n in (("landscapes", 24), ("more", 8)):
+        (root / "train" / group).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray((synthetic_photo(rng, 72) * 255).astype(np.uint8)).save(root / "train" / group / f"{i}.png")
+    (root / "val").mkdir()
+    for i in range(4):
+        Image.fromarray((synthetic_photo(rng, 64) * 255).astype(np.uint8)).save(root / "val" / f"{i}.png")
+    grey = (np.random.default_rng(1).random((72, 72)) * 255).astype(np.uint8)
+    Image.fromarray(grey).convert("RGB").save(root / "train" / "more" / "grey.png")
+    return root / "train", root / "val"
+
+
+def _config(photo_dirs: tuple[Path, Path], out: Path, **kw: object) -> TrainConfig:
+    train, val = photo_dirs
+    base = dict(data=[str(train)], val=[str(val)], out=str(out), batch=8, crop=64, lr=2e-3, warmup_steps=1,
+                val_every=10, checkpoint_minutes=100.0, hint_none_share=1.0, seed=1)
+    base.update(kw)
+    return TrainConfig(**base)  # type: ignore[arg-type]
+
+
+def test_photo_set_drops_grey_photos_and_weights_groups(photo_dirs: tuple[Path, Path]) -> None:
+    photos = PhotoSet.load([photo_dirs[0]], short_side=80, weight_overrides={"more": 2.0}, workers=1)
+    assert len(photos) == 32 and photos.dropped == 1
+    assert photos.weights["more"] / photos.weights["landscapes"] == pytest.approx(2 * np.sqrt(8 / 24))
+    batch = photos.batch(5, 48, np.random.default_rng(0))
+    assert batch.shape == (5, 3, 48, 48) and batch.min() >= 0 and batch.max() <= 1
+
+
+def test_twenty_steps_lower_the_loss(photo_dirs: tuple[Path, Path], tmp_path: Path) -> None:
+    trainer = Trainer(_config(photo_dirs, tmp_path / "run", max_steps=20))
+    result = trainer.run()
+    losses = result["losses"]
+    assert len(losses) == 20
+    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
+    assert (tmp_path / "run" / CHECKPOINT).exists()
+    assert (tmp_path / "run" / WEIGHTS_FILE).exists()  # the best checkpoint by validation score
+    log = (tmp_path / "run" / LOG).read_text().splitlines()
+    assert log[0].startswith("step,images_seen") and len(log) >= 3
+
+
+def test_resume_continues_where_it_stopped(photo_dirs: tuple[Path, Path], tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    first = Trainer(_config(photo_dirs, out, max_steps=6))
+    first.run()
+    saved = {k: v.clone() for k, v in first.model.state_dict().items()}
+    resumed = Trainer(_config(photo_dirs, out, max_steps=9, lr=123.0))  # the run's own settings win
+    assert resumed.step == 6 and resumed.seen == 48 and resumed.cfg.lr == 2e-3
+    for k, v in resumed.model.state_dict().items():
+        assert torch.equal(v, saved[k]), k
+    resumed.run()
+    state = torch.load(out / CHECKPOINT, weights_only=False)
+    assert state["step"] == 9 and state["seen"] == 72
+
+
+def test_training_can_start_from_a_shipped_model_file(photo_dirs: tuple[Path, Path], tmp_path: Path) -> None:
+    Trainer(_config(photo_dirs, tmp_path / "a", max_steps=3, val=[])).run()
+    model_file = tmp_path / "a" / WEIGHTS_FILE
+    assert read_metadata(model_file)["extra"]["images_seen"] == 24
+    fine = Trainer(_config(photo_dirs, tmp_path / "b", max_steps=5, val=[], init=str(model_file)))
+    assert fine.seen == 24
+    start, _ = load_model(model_file)
+    for k, v in start.state_dict().items():
+        if v.is_floating_point():
+            assert torch.allclose(fine.model.state_dict()[k], v), k
+    fine.run()
+    assert read_metadata(tmp_path / "b" / WEIGHTS_FILE)["extra"]["images_seen"] == 24 + 5 * 8
