@@ -9,6 +9,7 @@ from .colour import lab_to_rgb
 
 GRID = 10.0  # bin spacing in ab units
 AB_RANGE = 110.0  # bin centres span -110..110
+DEFAULT_TEMPERATURE = 0.38  # Zhang et al. 2016's; a model file carries the one chosen on validation
 
 
 def in_gamut_bins(grid: float = GRID, ab_range: float = AB_RANGE, samples: int = 5) -> torch.Tensor:
@@ -75,7 +76,8 @@ def rebalancing_weights(prior: torch.Tensor, lam: float = 0.5, sigma: float = 5.
     return w.float()
 
 
-def annealed_mean(logits: torch.Tensor, centres: torch.Tensor, temperature: float = 0.38) -> torch.Tensor:
+def annealed_mean(logits: torch.Tensor, centres: torch.Tensor,
+                  temperature: float = DEFAULT_TEMPERATURE) -> torch.Tensor:
     """Decode bin logits (B, Q, H, W) to ab (B, 2, H, W) by the annealed mean of Zhang et al. 2016.
 
     ``temperature = 1`` is the plain mean of the distribution; towards 0 it approaches the mode.

@@ -19,6 +19,7 @@ from PIL import Image
 from torch import nn
 
 from . import __version__
+from .bins import DEFAULT_TEMPERATURE
 from .load import LoadedImage, load_image, loaded_from_pil
 from .merge import merge
 from .predict import decode_ab, fit_gamut, predict_logits
@@ -29,7 +30,6 @@ from .weights import CARD_FILE, WEIGHTS_FILE, load_model
 
 PACKAGE_MODELS = Path(__file__).parent / "pretrained"
 DEFAULT_MODEL = "default"
-DEFAULT_TEMPERATURE = 0.38
 ESTIMATED = ("Colours estimated by a neural network (colouriser); "
              "they are a guess, not a record of the original colours.")
 

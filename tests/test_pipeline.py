@@ -1,0 +1,139 @@
+import io
+
+import numpy as np
+import pytest
+import skimage.data
+import torch
+from PIL import Image
+from skimage.color import rgb2gray, rgb2lab
+
+from colouriser import Colouriser
+from colouriser.colour import lab_to_rgb
+from colouriser.load import load_image
+from colouriser.metrics import colourfulness, delta_e
+from colouriser.predict import fit_gamut
+from colouriser.save import read_provenance
+from colouriser.upsample import guided_upsample
+
+
+@pytest.fixture(scope="module")
+def colouriser() -> Colouriser:
+    return Colouriser.from_pretrained()
+
+
+def _grey(rgb: np.ndarray) -> Image.Image:
+    return Image.fromarray((rgb2gray(rgb) * 255 + 0.5).astype(np.uint8), "L")
+
+
+def test_shipped_model_colours_the_scikit_image_photos(colouriser: Colouriser) -> None:
+    better = 0
+    for name in ("astronaut", "coffee", "chelsea"):
+        original = getattr(skimage.data, name)()
+        out = colouriser(_grey(original))
+        assert out.size == (original.shape[1], original.shape[0]) and out.mode == "RGB"
+        rgb = np.asarray(out) / 255
+        assert colourfulness(rgb) > 15, name
+        ref = rgb2lab(original)
+        grey_lab = rgb2lab(np.asarray(_grey(original).convert("RGB")) / 255)
+        better += delta_e(rgb2lab(rgb), ref) < delta_e(grey_lab, ref)
+    assert better >= 2
+
+
+def test_output_keeps_the_input_lightness(colouriser: Colouriser) -> None:
+    grey = _grey(skimage.data.astronaut())
+    out = np.asarray(colouriser(grey)) / 255
+    lin = rgb2lab(np.asarray(grey.convert("RGB")) / 255)[..., 0]
+    assert np.abs(rgb2lab(out)[..., 0] - lin).mean() < 1.0
+
+
+def test_sepia_and_grey_scans_give_the_same_colours(colouriser: Colouriser) -> None:
+    rgb = skimage.data.chelsea() / 255
+    lab = rgb2lab(rgb)
+    grey = lab_to_rgb(torch.from_numpy(np.stack([lab[..., 0], 0 * lab[..., 0], 0 * lab[..., 0]])).float())
+    sepia = lab_to_rgb(torch.from_numpy(np.stack([lab[..., 0], 0 * lab[..., 0] + 8, 0 * lab[..., 0] + 25])).float())
+    a = colouriser.colourise_rgb(grey.permute(1, 2, 0).numpy())
+    b = colouriser.colourise_rgb(sepia.permute(1, 2, 0).numpy())
+    assert np.abs(a - b).mean() < 2 / 255
+
+
+def test_settings_change_the_result(colouriser: Colouriser) -> None:
+    grey = _grey(skimage.data.coffee())
+    base = np.asarray(colouriser(grey)) / 255
+    flat = np.asarray(colouriser(grey, saturation=0.0)) / 255
+    bold = np.asarray(colouriser(grey, saturation=1.5)) / 255
+    assert colourfulness(flat) < 1 < colourfulness(base) < colourfulness(bold)
+    small = np.asarray(colouriser(grey, size=96)) / 255
+    assert small.shape == base.shape and np.abs(small - base).mean() > 1e-3
+    with pytest.raises(ValueError, match="working size"):
+        colouriser(grey, size=8)
+
+
+def test_alpha_is_kept(colouriser: Colouriser) -> None:
+    im = _grey(skimage.data.chelsea()).convert("LA")
+    alpha = np.zeros(im.size[::-1], np.uint8)
+    alpha[50:, :] = 255
+    im.putalpha(Image.fromarray(alpha))
+    out = colouriser(im)
+    assert out.mode == "RGBA" and np.array_equal(np.asarray(out)[..., 3], alpha)
+
+
+@pytest.mark.parametrize(("fmt", "mode"), [("JPEG", "L"), ("PNG", "I;16"), ("TIFF", "I;16"), ("TIFF", "L"),
+                                           ("BMP", "RGB"), ("WEBP", "RGB"), ("JPEG", "CMYK"), ("PNG", "P")])
+def test_every_format_comes_back_at_full_size_with_provenance(colouriser: Colouriser, fmt: str, mode: str) -> None:
+    grey = np.asarray(_grey(skimage.data.coffee()))[:201, :303]  # odd sizes
+    if mode == "I;16":
+        im = Image.fromarray(grey.astype(np.uint16) * 257)
+    else:
+        im = Image.fromarray(grey).convert(mode)
+    buf = io.BytesIO()
+    im.save(buf, fmt)
+    data, used = colouriser.colourise_file(buf.getvalue())
+    assert used == fmt
+    out = load_image(data)
+    assert out.rgb.shape == (201, 303, 3)
+    if fmt != "BMP":
+        prov = read_provenance(data)
+        assert "guess" in prov["Description"] and prov["Software"].startswith("colouriser")
+    src_l = rgb2lab(load_image(buf.getvalue()).rgb)[..., 0]
+    assert np.abs(rgb2lab(out.rgb)[..., 0] - src_l).mean() < 1.0
+
+
+def test_exif_orientation_is_honoured(colouriser: Colouriser) -> None:
+    im = _grey(skimage.data.chelsea())  # 451 x 300
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise when shown
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", exif=exif.tobytes())
+    data, _ = colouriser.colourise_file(buf.getvalue())
+    out = Image.open(io.BytesIO(data))
+    assert out.size == (300, 451)
+    assert out.getexif().get(0x0112, 1) == 1
+
+
+def test_guided_upsampling_follows_edges_of_the_full_resolution_lightness() -> None:
+    full = torch.full((1, 1, 64, 64), 20.0)
+    full[..., 35:] = 80.0  # the edge lies between pixels 34 and 35 at full resolution
+    work = torch.nn.functional.interpolate(full, size=(16, 16), mode="bilinear", antialias=True)
+    ab = torch.zeros(1, 2, 16, 16)
+    ab[:, 0, :, :9] = 40.0  # colour of the dark side, a little off the edge at the working size
+    ab[:, 0, :, 9:] = -40.0
+    up = guided_upsample(ab, work, full, radius=2)
+    bilinear = torch.nn.functional.interpolate(ab, size=(64, 64), mode="bilinear")
+    assert up[0, 0, 32, 33] > 30 and up[0, 0, 32, 36] < -30  # sharp at the true edge
+    assert bilinear[0, 0, 32, 33] < 30 or bilinear[0, 0, 32, 36] > -30  # where plain resizing blurs
+
+
+def test_fit_gamut_brings_every_colour_into_srgb() -> None:
+    light = torch.rand(1, 1, 16, 16) * 100
+    ab = torch.randn(1, 2, 16, 16) * 80
+    fitted = fit_gamut(light, ab)
+    rgb = lab_to_rgb(torch.cat([light, fitted], 1), clip=False)
+    assert rgb.min() > -0.01 and rgb.max() < 1.01
+    hue = torch.atan2(ab[:, 1], ab[:, 0])
+    kept = fitted.norm(dim=1) > 1
+    assert torch.allclose(torch.atan2(fitted[:, 1], fitted[:, 0])[kept], hue[kept], atol=1e-3)
+
+
+def test_unknown_model_is_a_clear_error() -> None:
+    with pytest.raises(FileNotFoundError, match="no model 'nope'"):
+        Colouriser.from_pretrained("nope")
