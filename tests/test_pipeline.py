@@ -81,10 +81,7 @@ def test_alpha_is_kept(colouriser: Colouriser) -> None:
                                            ("BMP", "RGB"), ("WEBP", "RGB"), ("JPEG", "CMYK"), ("PNG", "P")])
 def test_every_format_comes_back_at_full_size_with_provenance(colouriser: Colouriser, fmt: str, mode: str) -> None:
     grey = np.asarray(_grey(skimage.data.coffee()))[:201, :303]  # odd sizes
-    if mode == "I;16":
-        im = Image.fromarray(grey.astype(np.uint16) * 257)
-    else:
-        im = Image.fromarray(grey).convert(mode)
+    im = Image.fromarray(grey.astype(np.uint16) * 257) if mode == "I;16" else Image.fromarray(grey).convert(mode)
     buf = io.BytesIO()
     im.save(buf, fmt)
     data, used = colouriser.colourise_file(buf.getvalue())
