@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .hints import Hint
 from .load import ImageError
 from .pipeline import Colouriser
 from .save import extension, output_format
@@ -64,6 +65,7 @@ def _guess_format(path: Path) -> str | None:
 
 def run_batch(colouriser: Colouriser, jobs: list[Job], out_dir: Path, fmt: str | None = None, quality: int = 92,
               overwrite: bool = False, on_done: Callable[[Job, str, str], None] | None = None,
+              hints: list[Hint] | None = None, confidence: bool = False, variants: int = 0,
               **options: Any) -> BatchResult:
     """Colour each job's photo into ``out_dir``; ``on_done(job, status, detail)`` hears of each one.
 
@@ -78,12 +80,13 @@ def run_batch(colouriser: Colouriser, jobs: list[Job], out_dir: Path, fmt: str |
             status, detail = "skipped", str(target)
         else:
             try:
-                data, used = colouriser.colourise_file(job.source, fmt=fmt, quality=quality, **options)
-                target = out_dir / job.relative.with_suffix(extension(used))
-                atomic_write(target, lambda tmp, data=data: Path(tmp).write_bytes(data))
-                result.written.append(target)
-                status, detail = "written", str(target)
-            except ImageError as exc:
+                for suffix, data, used in colouriser.encode_outputs(job.source, fmt, quality, hints, confidence,
+                                                                   variants, **options):
+                    target = out_dir / (str(job.relative) + suffix + extension(used))
+                    atomic_write(target, lambda tmp, data=data: Path(tmp).write_bytes(data))
+                    result.written.append(target)
+                status, detail = "written", str(result.written[-1])
+            except (ImageError, ValueError) as exc:
                 status, detail = "failed", str(exc)
             except OSError as exc:
                 status, detail = "failed", exc.strerror or str(exc)

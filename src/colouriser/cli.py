@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .hints import Hint
 
 
 def _folder_weights(items: list[str]) -> dict[str, float]:
@@ -56,6 +60,11 @@ def cmd_colourise(args: argparse.Namespace) -> int:
         except ValueError as exc:
             err.print(f"colouriser: {exc}")
             return 2
+    try:
+        hints = _hints(args)
+    except (OSError, ValueError) as exc:
+        err.print(f"colouriser: {exc}")
+        return 2
     jobs, missing = expand_inputs(args.inputs)
     for path, reason in missing:
         err.print(f"colouriser: {path}: {reason}")
@@ -76,11 +85,21 @@ def cmd_colourise(args: argparse.Namespace) -> int:
                 err.print(f"skipped {job.source}: {detail} exists (use --overwrite)")
 
         result = run_batch(colouriser, jobs, out_dir, fmt=args.format, quality=args.quality,
-                           overwrite=args.overwrite, on_done=done)
+                           overwrite=args.overwrite, on_done=done, hints=hints, confidence=args.confidence,
+                           variants=args.variants)
     if not args.quiet:
         err.print(f"{len(result.written)} written to {out_dir}, {len(result.skipped)} skipped, "
                   f"{len(result.failed) + len(missing)} failed")
     return 1 if result.failed or missing else 0
+
+
+def _hints(args: argparse.Namespace) -> list[Hint]:
+    from .hints import parse_hint, parse_hints_json
+
+    hints = [parse_hint(h) for h in args.hint]
+    if args.hints:
+        hints += parse_hints_json(Path(args.hints).read_text())
+    return hints
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -100,10 +119,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             console.print(f"{i}/{n} photos", style="dim")
 
     report = evaluate(colouriser, [Path(d) for d in args.data], limit=args.limit, classify=not args.no_classifier,
-                      sheet=sheet, progress=progress)
+                      sheet=sheet, progress=progress, hint_count=args.hints)
     for failure in report.failures:
         console.print(f"colouriser: {failure}", style="red")
-    table = Table(title=f"{report.images} photos from {', '.join(args.data)}")
+    hinted = f", {args.hints} hints each" if args.hints else ""
+    table = Table(title=f"{report.images} photos from {', '.join(args.data)}{hinted}")
     table.add_column("")
     names = [("psnr", "PSNR dB"), ("colourfulness", "colourfulness"), ("delta_e", "delta E 2000"),
              ("auc", "AuC ab"), ("grey", "left grey"), ("l_error", "L error")]
@@ -124,6 +144,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         table.add_row("originals", *["" if k != "colourfulness" else f"{report.original_colourfulness:.2f}"
                                      for k, _ in names], *([""] if extra else []))
     console.print(table)
+    if args.hints:
+        console.print(f"mean ab error at the hinted points: {report.hint_ab_error:.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(report.as_dict(), indent=2))
     if sheet:
@@ -152,6 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--format", help="output format: jpg, png, tif, webp, bmp (default: the input's)")
     c.add_argument("--quality", type=int, default=92, help="JPEG/WebP quality (default 92)")
     c.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
+    c.add_argument("--hint", action="append", default=[], metavar="X,Y,#RRGGBB",
+                   help="a colour you know at a point (pixels, or percent like 40%%,25%%); repeatable")
+    c.add_argument("--hints", metavar="FILE", help='JSON list of hints: [{"x": 120, "y": "25%%", "colour": "#a03020"}]')
+    c.add_argument("--confidence", action="store_true",
+                   help="also write NAME.confidence.png: a heat-map of how sure the colours are (yellow = sure)")
+    c.add_argument("--variants", type=int, default=0, metavar="N",
+                   help="also write N alternative colourings, NAME.variant1 ... NAME.variantN")
     _add_model_options(c)
     c.set_defaults(func=cmd_colourise)
 
@@ -161,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", help="also write the numbers to this JSON file")
     e.add_argument("--sheet", help="write a side-by-side HTML contact sheet into this folder")
     e.add_argument("--no-classifier", action="store_true", help="skip the ImageNet classifier agreement test")
+    e.add_argument("--hints", type=int, default=0, metavar="K",
+                   help="give the network K hints sampled from each original's colours (Zhang et al. 2017)")
     _add_model_options(e)
     e.set_defaults(func=cmd_evaluate)
 

@@ -13,8 +13,10 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+from skimage.color import rgb2lab
 
 from .colour import lab_to_rgb
+from .hints import Hint, sample_hints
 from .load import ImageError, load_image
 from .metrics import GREY_CHROMA, compare
 from .pipeline import Colouriser
@@ -34,6 +36,7 @@ class Report:
     classifier: dict[str, float] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    hint_ab_error: float = 0.0  # mean |ab(output) - ab(hint)| at the hinted points, with --hints
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -49,6 +52,11 @@ def _l_error(output: np.ndarray, original: np.ndarray) -> float:
     return float((lightness(output) - lightness(original)).abs().mean())
 
 
+def _hint_error(output: np.ndarray, hints: list[Hint]) -> float:
+    lab = rgb2lab(output)
+    return float(np.mean([np.hypot(*(lab[int(h.y), int(h.x), 1:] - np.array(h.ab()))) for h in hints]))
+
+
 def _to_jpeg(rgb: np.ndarray, path: Path, long_side: int = 320) -> None:
     im = Image.fromarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8))
     im.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
@@ -57,7 +65,7 @@ def _to_jpeg(rgb: np.ndarray, path: Path, long_side: int = 320) -> None:
 
 def evaluate(colouriser: Colouriser, folders: Iterable[Path], limit: int | None = None, classify: bool = True,
              sheet: Path | None = None, progress: Callable[[int, int], None] | None = None,
-             **options: Any) -> Report:
+             hint_count: int = 0, **options: Any) -> Report:
     paths = [p for folder in folders for p in find_images(Path(folder))]
     if limit:
         paths = paths[:limit]
@@ -71,6 +79,7 @@ def evaluate(colouriser: Colouriser, folders: Iterable[Path], limit: int | None 
     rows_ours: list[dict[str, float]] = []
     rows_grey: list[dict[str, float]] = []
     agree = {"ours": 0, "grey": 0}
+    hint_errors: list[float] = []
     report = Report(settings={"model": colouriser.name, **colouriser.settings.__dict__, **options})
     sheet_rows = []
     if sheet:
@@ -81,7 +90,10 @@ def evaluate(colouriser: Colouriser, folders: Iterable[Path], limit: int | None 
         except ImageError as exc:
             report.failures.append(f"{path}: {exc}")
             continue
-        output = colouriser.colourise_rgb(original, **options)
+        hints = sample_hints(original, hint_count, np.random.default_rng(i)) if hint_count else None
+        output = colouriser.colourise_rgb(original, hints=hints, **options)
+        if hints:
+            hint_errors.append(_hint_error(output, hints))
         grey = grey_baseline(original)
         m_ours, m_grey = compare(output, original), compare(grey, original)
         m_ours["l_error"], m_grey["l_error"] = _l_error(output, original), _l_error(grey, original)
@@ -105,6 +117,7 @@ def evaluate(colouriser: Colouriser, folders: Iterable[Path], limit: int | None 
     report.images = n
     report.ours = {k: float(np.mean([r[k] for r in rows_ours])) for k in METRICS}
     report.grey = {k: float(np.mean([r[k] for r in rows_grey])) for k in METRICS}
+    report.hint_ab_error = float(np.mean(hint_errors)) if hint_errors else 0.0
     report.original_colourfulness = float(np.mean([r["colourfulness_original"] for r in rows_ours]))
     # Photos that are grey already (historical scans) have no colour to compare with.
     report.has_reference = report.original_colourfulness > 2 * GREY_CHROMA
