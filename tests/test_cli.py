@@ -91,3 +91,19 @@ def test_evaluate_reports_against_the_grey_baseline(tmp_path: Path) -> None:
     assert 0 <= report["classifier"]["ours"] <= 1
     assert report["ours"]["l_error"] < 1.0
     assert (tmp_path / "sheet" / "index.html").read_text().count("<img") == 12
+
+
+def test_hints_confidence_and_variants_from_the_command_line(inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    hints = tmp_path / "hints.json"
+    hints.write_text(json.dumps([{"x": "20%", "y": "20%", "colour": "#2050c0"}]))
+    result = run("colourise", str(inputs / "good.jpg"), "-o", str(out), "--hint", "80,80,#c03020",
+                 "--hints", str(hints), "--confidence", "--variants", "2")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["good.confidence.png", "good.jpg", "good.variant1.jpg",
+                                                     "good.variant2.jpg"]
+    assert Image.open(out / "good.confidence.png").size == (160, 160)
+    bad = run("colourise", str(inputs / "good.jpg"), "-o", str(out), "--hint", "80,80,red")
+    assert bad.returncode == 2 and "#RRGGBB" in bad.stderr and "Traceback" not in bad.stderr
+    outside = run("colourise", str(inputs / "good.jpg"), "-o", str(tmp_path / "o2"), "--hint", "500,80,#c03020")
+    assert outside.returncode == 1 and "outside" in outside.stderr
