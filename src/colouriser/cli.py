@@ -153,6 +153,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .onnx_backend import export_onnx
+    from .optimise import for_inference
+    from .pipeline import resolve_model
+    from .weights import load_model
+
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        print("colouriser: export needs the onnx package: pip install 'colouriser[onnx]'", file=sys.stderr)
+        return 2
+    weights = resolve_model(args.model)
+    model, _ = load_model(weights)
+    out = Path(args.out) if args.out else weights.parent / "model.onnx"
+    export_onnx(for_inference(model), out, weights, opset=args.opset)
+    print(f"wrote {out} (from {weights}); the pipeline uses it when it sits beside the weights and onnxruntime "
+          "is installed, or with COLOURISER_BACKEND=onnx")
+    return 0
+
+
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="model name, model folder or .safetensors file (default: the shipped model)")
     p.add_argument("--size", type=int, help="long side of the network's working size in pixels (default 256)")
@@ -161,6 +181,56 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
                         "model's, chosen on validation)")
     p.add_argument("--saturation", type=float, help="scale the predicted colour's chroma (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from .finetune import FinetuneSettings, finetune
+
+    console = Console(soft_wrap=True, highlight=False)
+    settings = FinetuneSettings(minutes=args.minutes, holdout=args.holdout, lr=args.lr, batch=args.batch,
+                                freeze_encoder_steps=args.freeze_steps, patience=args.patience,
+                                checkpoint_minutes=args.checkpoint_minutes, max_steps=args.max_steps,
+                                val_every=args.val_every, crop=args.crop)
+    try:
+        result = finetune([Path(d) for d in args.data], args.base, Path(args.out), settings, console)
+    except ValueError as exc:
+        console.print(f"colouriser: {exc}")
+        return 2
+    b, a = result["before"]["ours"], result["after"]["ours"]
+    console.print(f"held-out PSNR {b['psnr']:.2f} -> {a['psnr']:.2f} dB, colourfulness {b['colourfulness']:.1f} -> "
+                  f"{a['colourfulness']:.1f}; model written to {args.out} (use --model {args.out})")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .pipeline import installed_models
+    from .weights import CARD_FILE, read_metadata
+
+    console = Console(soft_wrap=True, highlight=False)
+    models = installed_models(args.dirs)
+    if args.card:
+        if args.card not in models:
+            console.print(f"colouriser: no installed model {args.card!r} (installed: {', '.join(models) or 'none'})")
+            return 2
+        card = models[args.card].parent / CARD_FILE
+        console.print(card.read_text() if card.exists() else "(this model has no card)")
+        return 0
+    table = Table(title="installed models")
+    for col in ("name", "folder", "images seen", "val PSNR", "temperature"):
+        table.add_column(col)
+    for name, path in models.items():
+        extra = read_metadata(path)["extra"]
+        val = extra.get("validation", {})
+        temperature = extra.get("defaults", {}).get("temperature", "")
+        table.add_row(name, str(path.parent), f"{extra.get('images_seen', 0):,}",
+                      f"{val['psnr']:.2f}" if "psnr" in val else "", str(temperature))
+    console.print(table)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -195,6 +265,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(e)
     e.set_defaults(func=cmd_evaluate)
 
+    f = sub.add_parser("finetune", help="fine-tune a model on your own colour photos; shows before/after scores")
+    f.add_argument("--data", nargs="+", required=True, help="folders of colour photos from your collection")
+    f.add_argument("--from", dest="base", help="model to start from (default: the shipped model)")
+    f.add_argument("--out", required=True, help="model folder to write (resumes if it has a checkpoint)")
+    f.add_argument("--minutes", type=float, default=60.0, help="time budget (default 60)")
+    f.add_argument("--holdout", type=float, default=0.15, help="share of photos held out to validate (0.15)")
+    f.add_argument("--lr", type=float, default=1e-4)
+    f.add_argument("--batch", type=int, default=16)
+    f.add_argument("--freeze-steps", type=int, default=300, help="steps with the early encoder frozen (300)")
+    f.add_argument("--patience", type=int, default=6, help="stop after this many validations without gain (6)")
+    f.add_argument("--val-every", type=int, default=150, help="validate every N steps (150)")
+    f.add_argument("--checkpoint-minutes", type=float, default=2.0, help="checkpoint interval (2 minutes)")
+    f.add_argument("--max-steps", type=int, help="stop after this many steps")
+    f.add_argument("--crop", type=int, help="training crop size (default: the base model's)")
+    f.set_defaults(func=cmd_finetune)
+
+    m = sub.add_parser("models", help="list the installed models, or show one's card")
+    m.add_argument("--card", metavar="NAME", help="print this model's card")
+    m.add_argument("dirs", nargs="*", help="more folders to look for models in")
+    m.set_defaults(func=cmd_models)
+
     t = sub.add_parser("train", help="train a model on folders of colour photos (resumes if --out has a checkpoint)")
     t.add_argument("--data", nargs="+", required=True, help="folders of colour photos; each subfolder is a group")
     t.add_argument("--val", nargs="*", help="folders of validation photos, scored to pick the best checkpoint")
@@ -216,6 +307,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int)
     t.set_defaults(func=cmd_train)
+
+    x = sub.add_parser("export", help="write the network as an ONNX file, for ONNX Runtime (needs colouriser[onnx])")
+    x.add_argument("--model", help="model name, model folder or .safetensors file (default: the shipped model)")
+    x.add_argument("--out", help="the .onnx file to write (default: model.onnx beside the weights)")
+    x.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    x.set_defaults(func=cmd_export)
+
+    from .server.command import add_serve_parser  # light: the web stack is imported when serving
+
+    add_serve_parser(sub)
     return parser
 
 

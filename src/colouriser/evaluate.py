@@ -65,8 +65,10 @@ def _to_jpeg(rgb: np.ndarray, path: Path, long_side: int = 320) -> None:
 
 def evaluate(colouriser: Colouriser, folders: Iterable[Path], limit: int | None = None, classify: bool = True,
              sheet: Path | None = None, progress: Callable[[int, int], None] | None = None,
-             hint_count: int = 0, **options: Any) -> Report:
-    paths = [p for folder in folders for p in find_images(Path(folder))]
+             hint_count: int = 0, paths: list[Path] | None = None, **options: Any) -> Report:
+    """Score ``colouriser`` on the photos in ``folders`` (or on ``paths``)."""
+    if paths is None:
+        paths = [p for folder in folders for p in find_images(Path(folder))]
     if limit:
         paths = paths[:limit]
     if not paths:

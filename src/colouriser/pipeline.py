@@ -9,6 +9,10 @@
 
 from __future__ import annotations
 
+import copy
+import os
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,17 +28,39 @@ from .bins import DEFAULT_TEMPERATURE
 from .heatmap import heatmap
 from .hints import Hint, rasterise
 from .load import LoadedImage, load_image, loaded_from_pil
-from .merge import merge
+from .merge import merge_rows
+from .onnx_backend import ONNX_FILE, OnnxNetwork, onnxruntime_available, weights_digest
+from .optimise import configure_threads, for_inference
 from .predict import confidence, decode_ab, fit_gamut, pin_hints, predict_logits, smooth_noise
 from .prepare import DEFAULT_SIZE, lightness, to_working_size
 from .save import encode_image, extension, output_format, save_image
-from .upsample import guided_upsample
+from .tiles import row_bands
+from .upsample import CoefficientRows, guided_coefficients
 from .weights import CARD_FILE, WEIGHTS_FILE, load_model
 
 PACKAGE_MODELS = Path(__file__).parent / "pretrained"
 DEFAULT_MODEL = "default"
+BACKENDS = ("auto", "torch", "onnx")
 ESTIMATED = ("Colours estimated by a neural network (colouriser); "
              "they are a guess, not a record of the original colours.")
+
+
+def user_models() -> Path:
+    """Where a user's own models live: $COLOURISER_MODELS, else ~/.local/share/colouriser/models."""
+    return Path(os.environ.get("COLOURISER_MODELS", Path.home() / ".local/share/colouriser/models"))
+
+
+def installed_models(extra_dirs: list[str] | None = None) -> dict[str, Path]:
+    """Model name -> weights file, for the package's models, the user's, and any folders given."""
+    found: dict[str, Path] = {}
+    for root in [PACKAGE_MODELS, user_models(), *map(Path, extra_dirs or [])]:
+        if (root / WEIGHTS_FILE).is_file():
+            found.setdefault(root.name, root / WEIGHTS_FILE)
+        elif root.is_dir():
+            for sub in sorted(root.iterdir()):
+                if (sub / WEIGHTS_FILE).is_file():
+                    found.setdefault(sub.name, sub / WEIGHTS_FILE)
+    return found
 
 
 def resolve_model(name_or_path: str | Path | None) -> Path:
@@ -46,11 +72,10 @@ def resolve_model(name_or_path: str | Path | None) -> Path:
         return path
     if (path / WEIGHTS_FILE).is_file():
         return path / WEIGHTS_FILE
-    packaged = PACKAGE_MODELS / str(name_or_path) / WEIGHTS_FILE
-    if packaged.is_file():
-        return packaged
-    known = ", ".join(sorted(p.name for p in PACKAGE_MODELS.iterdir() if (p / WEIGHTS_FILE).is_file())) \
-        if PACKAGE_MODELS.is_dir() else "none"
+    models = installed_models()
+    if str(name_or_path) in models:
+        return models[str(name_or_path)]
+    known = ", ".join(sorted(models)) or "none"
     raise FileNotFoundError(f"no model {str(name_or_path)!r}: not a model folder or .safetensors file, "
                             f"nor an installed model (installed: {known})")
 
@@ -72,11 +97,17 @@ class Settings:
 
 
 class Colouriser:
-    """A loaded model and its settings; call it on a PIL image to get the colour version back."""
+    """A loaded model and its settings; call it on a PIL image to get the colour version back.
+
+    The network runs with torch (batch norms folded, channels-last) or, if given one, an ONNX Runtime session
+    (``network``); ``model`` is kept either way (its bin centres, and as the fallback).
+    """
 
     def __init__(self, model: nn.Module, meta: dict[str, Any], name: str = DEFAULT_MODEL,
-                 settings: Settings | None = None) -> None:
-        self.model = model.eval().to(memory_format=torch.channels_last)
+                 settings: Settings | None = None, network: Callable[..., torch.Tensor] | None = None,
+                 fuse: bool = True) -> None:
+        self.model = for_inference(copy.deepcopy(model)) if fuse else model.eval().to(memory_format=torch.channels_last)
+        self.network = network or self.model
         self.meta = meta
         self.name = name
         chosen = meta.get("extra", {}).get("defaults", {})
@@ -86,11 +117,18 @@ class Colouriser:
         )
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path | None = None, **settings: Any) -> Colouriser:
+    def from_pretrained(cls, name_or_path: str | Path | None = None, backend: str | None = None,
+                        threads: int | None = None, **settings: Any) -> Colouriser:
+        """Load a model (see :func:`resolve_model`). ``backend``: "torch", "onnx" (ONNX Runtime, with the
+        ``model.onnx`` beside the weights) or "auto" (the default; also ``$COLOURISER_BACKEND``): ONNX
+        Runtime when it is installed and an up-to-date ``model.onnx`` sits beside the weights, else torch.
+        ``threads``: set torch's intra-op threads (default: leave them as they are, which torch sizes to the
+        machine's cores, so that a caller such as the server's workers can size them first)."""
         path = resolve_model(name_or_path)
         model, meta = load_model(path)
         name = path.parent.name if path.name == WEIGHTS_FILE else path.stem
-        inst = cls(model, meta, name)
+        threads = configure_threads(threads) if threads else configure_threads(torch.get_num_threads())
+        inst = cls(model, meta, name, network=_onnx_network(path, backend, threads))
         for key, value in settings.items():
             if value is not None:
                 setattr(inst.settings, key, value)
@@ -101,25 +139,38 @@ class Colouriser:
         path = resolve_model(self.name).parent / CARD_FILE
         return path.read_text() if path.is_file() else ""
 
+    @property
+    def backend(self) -> str:
+        return "onnx" if isinstance(self.network, OnnxNetwork) else "torch"
+
     def provenance(self) -> dict[str, str]:
         return {"Software": f"colouriser {__version__}", "Model": self.name, "Description": ESTIMATED}
 
     # -- the pipeline ------------------------------------------------------------------------------
     def predict(self, rgb: np.ndarray, size: int | None = None, hints: list[Hint] | None = None) -> Prediction:
-        """Prepare and predict: the colour distribution for an sRGB image (H, W, 3) in 0..1; only its
-        lightness is used."""
+        """Prepare and predict: the colour distribution for an sRGB image (H, W, 3) in 0..1 (or, as
+        ``LoadedImage.pixels`` holds them, greyscale (H, W) and uint8/uint16); only its lightness is used."""
         with torch.inference_mode():
             light = lightness(rgb)
             work = to_working_size(light, self.settings.size if size is None else size)
             hint_ab = hint_mask = None
             if hints:
                 hint_ab, hint_mask = rasterise(hints, light.shape[-2:], work.shape[-2:])
-            logits = predict_logits(self.model, work, hint_ab, hint_mask)
+            logits = predict_logits(self.network, work, hint_ab, hint_mask)
         return Prediction(light, work, logits, hint_ab, hint_mask)
 
     def render(self, pred: Prediction, temperature: float | None = None, saturation: float | None = None,
                noise: torch.Tensor | None = None) -> np.ndarray:
-        """Decode, upsample and merge a prediction into full-resolution sRGB (H, W, 3) in 0..1."""
+        """Decode, upsample and merge a prediction into full-resolution sRGB (H, W, 3) float32 in 0..1."""
+        return self._render(pred, temperature, saturation, noise, np.float32)
+
+    def render_uint8(self, pred: Prediction, temperature: float | None = None, saturation: float | None = None,
+                     noise: torch.Tensor | None = None) -> np.ndarray:
+        """As :meth:`render`, as uint8 (H, W, 3): 3 bytes a pixel instead of 12, and faster."""
+        return self._render(pred, temperature, saturation, noise, np.uint8)
+
+    def _render(self, pred: Prediction, temperature: float | None, saturation: float | None,
+                noise: torch.Tensor | None, dtype: type) -> np.ndarray:
         s = self.settings
         temperature = s.temperature if temperature is None else temperature
         saturation = s.saturation if saturation is None else saturation
@@ -129,8 +180,13 @@ class Colouriser:
             if pred.hint_mask is not None and pred.hint_ab is not None:
                 ab_work = pin_hints(ab_work, pred.work, pred.hint_ab, pred.hint_mask)
             ab_work = fit_gamut(pred.work, ab_work)
-            ab = guided_upsample(ab_work, pred.work, pred.light)
-            return merge(pred.light, ab, saturation)
+            # Full resolution, a band of rows at a time: coefficients resized, multiply-add, Lab -> sRGB.
+            height, width = pred.light.shape[-2:]
+            coef = CoefficientRows(guided_coefficients(ab_work, pred.work), height, width)
+            out = np.empty((height, width, 3), dtype)
+            for top, bottom in row_bands(height, width):
+                merge_rows(pred.light[0, 0, top:bottom], coef.rows(top, bottom), saturation, out[top:bottom])
+            return out
 
     def colourise_rgb(self, rgb: np.ndarray, size: int | None = None, temperature: float | None = None,
                       saturation: float | None = None, hints: list[Hint] | None = None) -> np.ndarray:
@@ -153,12 +209,19 @@ class Colouriser:
                 for _ in range(count)]
 
     def colourise_loaded(self, image: LoadedImage, **options: Any) -> np.ndarray:
-        return self.colourise_rgb(image.rgb, **options)
+        """A loaded photo -> colour sRGB (H, W, 3) float32 in 0..1."""
+        return self.colourise_rgb(image.pixels, **options)
+
+    def colourise_uint8(self, image: LoadedImage | np.ndarray, size: int | None = None,
+                        temperature: float | None = None, saturation: float | None = None,
+                        hints: list[Hint] | None = None) -> np.ndarray:
+        """A loaded photo (or its pixels) -> colour sRGB (H, W, 3) uint8: the lean path for big photos."""
+        pixels = image.pixels if isinstance(image, LoadedImage) else image
+        return self.render_uint8(self.predict(pixels, size, hints), temperature, saturation)
 
     def __call__(self, image: Image.Image, **options: Any) -> Image.Image:
         loaded = loaded_from_pil(image)
-        rgb = self.colourise_loaded(loaded, **options)
-        out = Image.fromarray((rgb * 255 + 0.5).astype(np.uint8), "RGB")
+        out = Image.fromarray(self.colourise_uint8(loaded, **options), "RGB")
         if loaded.alpha is not None:
             out.putalpha(Image.fromarray((loaded.alpha * 255 + 0.5).astype(np.uint8), "L"))
         return out
@@ -172,13 +235,18 @@ class Colouriser:
         The results keep the input's EXIF and ICC and carry provenance."""
         loaded = load_image(source)
         fmt = output_format(loaded.format, fmt)
-        pred = self.predict(loaded.rgb, size, hints)
         keep: dict[str, Any] = {"quality": quality, "exif": loaded.exif, "icc": loaded.icc,
                                 "provenance": self.provenance(), "alpha": loaded.alpha}
-        outputs = [("", encode_image(self.render(pred, temperature, saturation), fmt, **keep), fmt)]
+        pixels = loaded.pixels
+        del loaded  # from here on only the lightness is needed: let the decoded pixels go
+        pred = self.predict(pixels, size, hints)
+        del pixels
+        outputs = [("", encode_image(self.render_uint8(pred, temperature, saturation), fmt, **keep), fmt)]
         if confidence:
             outputs.append((".confidence", encode_image(heatmap(self.confidence(pred)), "PNG"), "PNG"))
-        for i, rgb in enumerate(self.variants(pred, variants, temperature=temperature, saturation=saturation), 1):
+        generator = torch.Generator().manual_seed(0)  # as variants(pred, count, seed=0), one at a time
+        for i in range(1, variants + 1):
+            rgb = self.render_uint8(pred, temperature, saturation, smooth_noise(pred.logits, generator))
             outputs.append((f".variant{i}", encode_image(rgb, fmt, **keep), fmt))
         return outputs
 
@@ -187,5 +255,27 @@ class Colouriser:
         """Read a photo, colour it and encode it: (encoded bytes, format name). Keeps EXIF and ICC."""
         _, data, used = self.encode_outputs(source, fmt, quality, **options)[0]
         return data, used
+
+def _onnx_network(weights: Path, backend: str | None, threads: int) -> OnnxNetwork | None:
+    """The ONNX Runtime session to use instead of torch, or None (see ``Colouriser.from_pretrained``)."""
+    backend = backend or os.environ.get("COLOURISER_BACKEND") or "auto"
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    onnx_path = weights.parent / ONNX_FILE
+    if backend == "torch" or (backend == "auto" and not (onnx_path.is_file() and onnxruntime_available())):
+        return None
+    if backend == "onnx" and not onnxruntime_available():
+        raise RuntimeError("the onnx backend needs onnxruntime: pip install 'colouriser[onnx]'")
+    if not onnx_path.is_file():
+        raise FileNotFoundError(f"no {ONNX_FILE} beside {weights}: run colouriser export first")
+    network = OnnxNetwork(onnx_path, threads)
+    if network.digest not in (None, weights_digest(weights)):
+        message = f"{onnx_path} was exported from other weights than {weights.name}; export it again"
+        if backend == "onnx":
+            raise ValueError(message)
+        warnings.warn(f"{message} (using torch meanwhile)", stacklevel=3)
+        return None
+    return network
+
 
 __all__ = ["Colouriser", "Settings", "extension", "resolve_model", "save_image"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -13,6 +14,12 @@ from PIL import Image, ImageOps
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 GREY_SPREAD = 4.0  # mean of max(rgb) - min(rgb), on 0..255, under which a photo counts as near-grey
+
+
+def in_holdout(path: Path, share: float) -> bool:
+    """A stable split by file name: the same photos are held out on every run and machine."""
+    digest = hashlib.sha1(path.name.encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32 < share
 
 
 def find_images(folder: Path) -> list[Path]:
@@ -64,9 +71,10 @@ class PhotoSet:
 
     @classmethod
     def load(cls, roots: list[Path], short_side: int, weight_overrides: dict[str, float] | None = None,
-             workers: int = 2) -> PhotoSet:
-        """Load every photo, shrunk to ``short_side``. Group weight: sqrt(count) times any override."""
-        paths = group_folders(roots)
+             workers: int = 2, holdout: float = 0.0) -> PhotoSet:
+        """Load every photo, shrunk to ``short_side``, except the ``holdout`` share kept for validation.
+        Group weight: sqrt(count) times any override."""
+        paths = {name: [p for p in files if not in_holdout(p, holdout)] for name, files in group_folders(roots).items()}
         groups: dict[str, list[np.ndarray]] = {}
         dropped = 0
         with ProcessPoolExecutor(workers) as pool:

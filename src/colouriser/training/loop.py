@@ -54,11 +54,15 @@ class TrainConfig:
     val_limit: int | None = None
     checkpoint_minutes: float = 5.0
     folder_weights: dict[str, float] = field(default_factory=dict)
+    holdout: float = 0.0  # with no --val: hold out this share of the data photos for validation
+    patience: int | None = None  # stop after this many validations without improvement
+    freeze_encoder_steps: int = 0  # keep the encoder's stem and first three stages frozen for these steps
     seed: int = 0
     threads: int | None = None
 
 
 def _lr(cfg: TrainConfig, step: int, seen: int) -> float:
+    """Linear warm-up, then cosine decay to 5% over ``schedule_images`` images seen in this run."""
     warm = min(1.0, (step + 1) / max(1, cfg.warmup_steps))
     progress = min(1.0, seen / cfg.schedule_images)
     return cfg.lr * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
@@ -90,6 +94,8 @@ class Trainer:
         self.best_score = -math.inf
         self.best: dict[str, Any] = {}
         self.stop_requested = False
+        self.stale = 0  # validations since the best one
+        self.init_seen = 0  # images the starting model had seen before this run
         self.photos: PhotoSet | None = None
         ckpt_path = self.out / CHECKPOINT
         if ckpt_path.exists():
@@ -108,7 +114,7 @@ class Trainer:
             centres = self.model.centres
             prior = meta["extra"].get("prior")
             self.prior = torch.tensor(prior) if prior else estimate_prior(self.photos, centres, self.rng)
-            self.seen = int(meta["extra"].get("images_seen", 0))
+            self.seen = self.init_seen = int(meta["extra"].get("images_seen", 0))
             self.cpu_seconds = float(meta["extra"].get("cpu_seconds", 0.0))
             self.console.print(f"starting from {cfg.init} ({self.seen:,} images seen before)")
         else:
@@ -127,13 +133,14 @@ class Trainer:
         self.ema = torch.optim.swa_utils.AveragedModel(
             self.model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(self.cfg.ema_decay),
             use_buffers=True)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay,
+                                     foreach=True)
         self.class_weights = rebalancing_weights(self.prior, self.cfg.rebalance_lambda, centres=self.model.centres)
 
     def _load_photos(self) -> PhotoSet:
         t = time.time()
         photos = PhotoSet.load([Path(d) for d in self.cfg.data], short_side=int(self.cfg.crop * 1.25),
-                               weight_overrides=self.cfg.folder_weights)
+                               weight_overrides=self.cfg.folder_weights, holdout=self.cfg.holdout)
         shares = ", ".join(f"{n} {w:.0%}" for n, w in photos.weights.items())
         self.console.print(f"{len(photos):,} training photos ({photos.dropped} near-grey or unreadable dropped) "
                            f"in {time.time() - t:.0f} s; sampling shares: {shares}")
@@ -155,6 +162,8 @@ class Trainer:
         self.opt.load_state_dict(state["opt"])
         self.step, self.seen, self.cpu_seconds = state["step"], state["seen"], state["cpu_seconds"]
         self.best_score, self.best = state["best_score"], state["best"]
+        self.stale = state.get("stale", 0)
+        self.init_seen = state.get("init_seen", 0)
         self.rng = np.random.default_rng(state["rng"])
         self.photos = self._load_photos()
         self.console.print(f"resumed {path} at step {self.step:,} ({self.seen:,} images seen)")
@@ -165,7 +174,8 @@ class Trainer:
             "config": asdict(self.cfg), "arch": self.arch, "model_config": self.model_config,
             "model": self.model.state_dict(), "ema": self.ema.state_dict(), "opt": self.opt.state_dict(),
             "prior": self.prior, "step": self.step, "seen": self.seen, "cpu_seconds": self.cpu_seconds,
-            "best_score": self.best_score, "best": self.best,
+            "best_score": self.best_score, "best": self.best, "stale": self.stale,
+            "init_seen": self.init_seen,
             "rng": int(self.rng.integers(2**63)),
         }
         atomic_write(self.out / CHECKPOINT, lambda tmp: torch.save(state, tmp))
@@ -207,7 +217,11 @@ class Trainer:
             writer.writerow(["step", "images_seen", "cpu_seconds", "lr", "loss", "images_per_s",
                              "val_temperature", "val_psnr", "val_psnr_grey", "val_colourfulness_ratio",
                              "val_grey_share", "val_score"])
-        valset = ValSet.load([Path(v) for v in cfg.val], limit=cfg.val_limit) if cfg.val else None
+        valset = None
+        if cfg.val:
+            valset = ValSet.load([Path(v) for v in cfg.val], limit=cfg.val_limit)
+        elif cfg.holdout:
+            valset = ValSet.load([Path(d) for d in cfg.data], limit=cfg.val_limit, holdout=cfg.holdout)
         previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
         def request_stop(signum: int, frame: Any) -> None:
@@ -225,8 +239,12 @@ class Trainer:
                     break
                 if cfg.max_minutes is not None and time.time() - start > cfg.max_minutes * 60:
                     break
+                if cfg.patience is not None and self.stale >= cfg.patience:
+                    self.console.print(f"no improvement in {self.stale} validations: stopping early")
+                    break
+                self._freeze_early_encoder(self.step < cfg.freeze_encoder_steps)
                 cpu0 = time.process_time()
-                lr = _lr(cfg, self.step, self.seen)
+                lr = _lr(cfg, self.step, self.seen - self.init_seen)
                 for group in self.opt.param_groups:
                     group["lr"] = lr
                 loss = self.loss(self.photos.batch(cfg.batch, cfg.crop, self.rng))
@@ -264,6 +282,15 @@ class Trainer:
             self.export(self.out / WEIGHTS_FILE)
         return {"step": self.step, "seen": self.seen, "losses": losses, "best": self.best}
 
+    def _freeze_early_encoder(self, frozen: bool) -> None:
+        """Fine-tuning a small collection starts with the generic low-level features kept as they are."""
+        encoder = self.model.encoder
+        early = [encoder._conv_stem, encoder._bn0] + [b for b, s in zip(encoder._blocks, encoder.specs, strict=True)
+                                                      if s[5] < 3]
+        for module in early:
+            module.requires_grad_(not frozen)
+            module.train(not frozen)  # and their batch-norm statistics stay put
+
     def _validate(self, valset: ValSet, writer: Any) -> None:
         results = validate(self.ema.module, valset)
         t, m = max(results.items(), key=lambda kv: kv[1]["score"])
@@ -278,7 +305,9 @@ class Trainer:
         (self.out / "validation.jsonl").open("a").write(
             json.dumps({"step": self.step, "seen": self.seen, "results": {str(k): v for k, v in results.items()}})
             + "\n")
+        self.stale += 1
         if m["score"] > self.best_score:
+            self.stale = 0
             self.best_score = m["score"]
             self.best = {"step": self.step, "seen": self.seen, "temperature": t, **m}
             self.export(self.out / WEIGHTS_FILE, {"temperature": t, **m})

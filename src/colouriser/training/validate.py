@@ -13,7 +13,7 @@ from PIL import Image, ImageOps
 from ..bins import annealed_mean
 from ..colour import lab_to_rgb, rgb_to_lab
 from ..metrics import GREY_CHROMA, colourfulness, psnr
-from .data import find_images
+from .data import find_images, in_holdout
 
 TEMPERATURES = (0.3, 0.45, 0.6, 1.0)
 
@@ -23,10 +23,13 @@ class ValSet:
     images: list[torch.Tensor]  # each (1, 3, H, W) sRGB 0..1, long side = ``size``
 
     @classmethod
-    def load(cls, roots: list[Path], size: int = 256, limit: int | None = None) -> ValSet:
+    def load(cls, roots: list[Path], size: int = 256, limit: int | None = None, holdout: float = 0.0) -> ValSet:
+        """The photos under ``roots`` (only the held-out share when ``holdout`` > 0), long side ``size``."""
         images = []
         for root in roots:
             for path in find_images(root):
+                if holdout and not in_holdout(path, holdout):
+                    continue
                 with Image.open(path) as im:
                     im = ImageOps.exif_transpose(im).convert("RGB")
                     im.thumbnail((size, size), Image.Resampling.LANCZOS)
