@@ -19,5 +19,6 @@ colourise: $(STAMP)
 	$(VENV)/bin/colouriser colourise samples -o out/samples --overwrite
 
 test: $(STAMP)
+	bash scripts/install-system-deps.sh
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/python -m pytest -q

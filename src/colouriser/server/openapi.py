@@ -1,0 +1,73 @@
+"""The OpenAPI description of POST /api/colourise, whose body the app reads itself (to keep it in memory)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+_IMAGE = {"schema": {"type": "string", "format": "binary"}}
+
+
+def _error(text: str, retry: bool = False) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": text, "content": _ERROR}
+    if retry:
+        answer["headers"] = {"Retry-After": {"description": "Seconds to wait before trying again",
+                                             "schema": {"type": "integer"}}}
+    return answer
+
+
+COLOURISE_DOC: dict[str, Any] = {
+    "description": (
+        "Send a black-and-white (or faded) photo; get it back in colour at full resolution, in the input's format "
+        "(JPEG, PNG, TIFF, WebP, BMP; other inputs give PNG) unless `format` asks for another, with its EXIF and "
+        "ICC profile kept and a note that the colours are estimated. Send the photo either as a "
+        "`multipart/form-data` upload (field `file`; the options may also be form fields) or as the raw request "
+        "body with an `image/*` Content-Type. Nothing is stored: the photo and its result live in memory only. "
+        "When the service is full the answer is an immediate 503 with `Retry-After`."
+    ),
+    "openapi_extra": {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {"type": "string", "format": "binary", "description": "The photo"},
+                            "size": {"type": "integer", "minimum": 32, "maximum": 1024},
+                            "saturation": {"type": "number", "minimum": 0, "maximum": 2},
+                            "temperature": {"type": "number", "minimum": 0.05, "maximum": 1},
+                            "format": {"type": "string", "enum": ["jpg", "png", "webp", "tif", "bmp"]},
+                        },
+                    }
+                },
+                "image/*": _IMAGE,
+                "application/octet-stream": _IMAGE,
+            },
+        },
+    },
+    "responses": {
+        200: {"description": "The colour photo, at the input's size",
+              "content": {"image/jpeg": _IMAGE, "image/png": _IMAGE, "image/webp": _IMAGE, "image/tiff": _IMAGE,
+                          "image/bmp": _IMAGE}},
+        400: _error("Malformed multipart upload"),
+        408: _error("The upload took longer than the body time limit"),
+        413: _error("The upload is over the size limit, or the image over the pixel limit"),
+        415: _error("Not an image format we read, or not a photo upload at all"),
+        422: _error("Empty, corrupt or tiny image, no `file` field, or a bad option"),
+        500: _error("Unexpected failure"),
+        503: _error("Busy (the queue is full), starting or restarting: try again after Retry-After", retry=True),
+        504: _error("Colouring took longer than the per-request time limit"),
+    },
+}
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error", "detail"],
+    "properties": {
+        "error": {"type": "string", "description": "A short code: busy, too_large, unsupported, corrupt, ...",
+                  "examples": ["busy"]},
+        "detail": {"type": "string", "description": "A sentence to show a person"},
+    },
+}

@@ -1,0 +1,244 @@
+"""The web service through real HTTP on loopback: the real model in real worker processes, no mocks."""
+
+from __future__ import annotations
+
+import io
+import signal
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from PIL import Image
+
+from colouriser.save import read_provenance
+from colouriser.server.errors import BUSY_DETAIL
+
+from .test_server_harness import Server, chroma, grey_photo, running_server, wait_for
+
+LIMIT_BYTES = 256 * 1024  # --max-upload-mb 0.25
+LIMIT_PIXELS = 200_000
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    with running_server("--workers", "1", "--queue-size", "4", "--max-upload-mb", "0.25",
+                        "--max-pixels", str(LIMIT_PIXELS), "--instance", "test-a") as s:
+        yield s
+
+
+def is_sentence(text: str) -> bool:
+    return bool(text) and text[0].isupper() and text.endswith(".") and "Traceback" not in text
+
+
+def test_a_photo_comes_back_in_colour_at_its_own_size(server: Server) -> None:
+    photo = grey_photo(160, 120)
+    r = httpx.post(f"{server.url}/api/colourise", files={"file": ("grandmother.jpg", photo, "image/jpeg")},
+                   timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/jpeg"
+    assert r.headers["cache-control"] == "no-store"
+    assert r.headers["x-instance"] == "test-a"
+    assert "grandmother" not in r.headers.get("content-disposition", "")
+    out = Image.open(io.BytesIO(r.content))
+    assert out.size == (160, 120) and out.mode == "RGB"
+    assert chroma(photo) < 1 < chroma(r.content)
+    assert "estimated" in read_provenance(r.content).get("Description", "")
+
+
+def test_the_options_are_used_and_a_raw_body_works_too(server: Server) -> None:
+    photo = grey_photo(128, 96, "PNG")
+    grey = httpx.post(f"{server.url}/api/colourise", files={"file": ("a.png", photo)},
+                      data={"saturation": "0", "size": "64", "temperature": "0.5"}, timeout=60)
+    assert grey.status_code == 200, grey.text
+    assert grey.headers["content-type"] == "image/png"
+    assert chroma(grey.content) < 0.5  # saturation 0 takes the colour away again
+    raw = httpx.post(f"{server.url}/api/colourise?format=webp&saturation=1.5", content=photo,
+                     headers={"content-type": "image/png"}, timeout=60)
+    assert raw.status_code == 200, raw.text
+    assert raw.headers["content-type"] == "image/webp"
+    assert Image.open(io.BytesIO(raw.content)).size == (128, 96)
+
+
+def _chunks(total: int) -> Iterator[bytes]:
+    sent = 0
+    while sent < total:
+        yield b"\0" * min(65536, total - sent)
+        sent += 65536
+
+
+ERRORS = [
+    # (name, request kwargs, status, error code)
+    ("text as a photo", {"content": b"just some words", "headers": {"content-type": "image/png"}}, 415,
+     "unsupported"),
+    ("not a photo upload", {"json": {"photo": "x"}}, 415, "unsupported"),
+    ("truncated JPEG", {"files": {"file": ("t.jpg", grey_photo(160, 120)[:600])}}, 422, "corrupt"),
+    ("empty file", {"files": {"file": ("e.jpg", b"")}}, 422, "empty"),
+    ("tiny image", {"files": {"file": ("s.png", grey_photo(4, 4, "PNG"))}}, 422, "too_small"),
+    ("too many pixels", {"files": {"file": ("big.jpg", grey_photo(600, 400, quality=30))}}, 413, "too_large"),
+    ("body over the limit", {"files": {"file": ("b.bmp", b"BM" + b"\0" * LIMIT_BYTES)}}, 413, "too_large"),
+    ("chunked body over the limit", {"content": _chunks(LIMIT_BYTES + 100_000),
+                                     "headers": {"content-type": "image/jpeg"}}, 413, "too_large"),
+    ("no file field", {"files": {"photo": ("a.jpg", b"x")}}, 422, "no_file"),
+    ("bad size", {"params": {"size": "huge"}, "files": {"file": ("a.jpg", grey_photo(64, 64))}}, 422,
+     "bad_parameter"),
+    ("saturation out of range", {"data": {"saturation": "9"}, "files": {"file": ("a.jpg", grey_photo(64, 64))}},
+     422, "bad_parameter"),
+    ("bad format", {"params": {"format": "gif"}, "files": {"file": ("a.jpg", grey_photo(64, 64))}}, 422,
+     "bad_parameter"),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs", "status", "code"), ERRORS, ids=[e[0] for e in ERRORS])
+def test_every_error_is_json_with_a_readable_reason(server: Server, name: str, kwargs: dict, status: int,
+                                                    code: str) -> None:
+    if name == "chunked body over the limit":
+        kwargs = {**kwargs, "content": _chunks(LIMIT_BYTES + 100_000)}  # a fresh generator each run
+    r = httpx.post(f"{server.url}/api/colourise", timeout=60, **kwargs)
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/json"
+    body = r.json()
+    assert body["error"] == code
+    assert is_sentence(body["detail"]), body
+    if code == "too_large" and "pixels" in name:
+        assert "240,000" in body["detail"] and "200,000" in body["detail"]
+
+
+def test_unknown_paths_and_methods_answer_json(server: Server) -> None:
+    r = httpx.get(f"{server.url}/no/such/page")
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    r = httpx.get(f"{server.url}/api/colourise")
+    assert r.status_code == 405 and is_sentence(r.json()["detail"])
+
+
+def test_the_page_and_its_static_files_have_cache_headers(server: Server) -> None:
+    page = httpx.get(f"{server.url}/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.headers["cache-control"] == "no-cache"
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert "http://" not in page.text and "https://" not in page.text  # nothing from other sites
+    for name in ("app.js", "style.css", "favicon.svg"):
+        r = httpx.get(f"{server.url}/static/{name}")
+        assert r.status_code == 200, name
+        assert r.headers["cache-control"] == "public, max-age=3600"
+        assert "https://" not in r.text and "http://" not in r.text.replace("http://www.w3.org/2000/svg", "")
+        again = httpx.get(f"{server.url}/static/{name}", headers={"if-none-match": r.headers["etag"]})
+        assert again.status_code == 304
+
+
+def test_health_readiness_metrics_and_openapi(server: Server) -> None:
+    assert httpx.get(f"{server.url}/healthz").json() == {"status": "alive"}
+    ready = httpx.get(f"{server.url}/readyz").json()
+    assert ready["status"] == "ready" and ready["capacity"] == 5
+    limits = httpx.get(f"{server.url}/api/limits").json()
+    assert limits["max_upload_bytes"] == LIMIT_BYTES and limits["max_pixels"] == LIMIT_PIXELS
+
+    httpx.post(f"{server.url}/api/colourise", files={"file": ("a.jpg", grey_photo(64, 64))}, timeout=60)
+    httpx.post(f"{server.url}/api/colourise", content=b"nope", headers={"content-type": "image/jpeg"})
+    text = httpx.get(f"{server.url}/metrics").text
+    assert 'colouriser_http_requests_total{route="/api/colourise",status="200"}' in text
+    assert 'colouriser_http_requests_total{route="/api/colourise",status="415"}' in text
+    assert 'colouriser_request_duration_seconds_bucket{le="0.05",route="/api/colourise"}' in text
+    for name in ("colouriser_queue_depth 0.0", "colouriser_in_flight 0.0", "colouriser_capacity 5.0",
+                 'colouriser_rejections_total{reason="unsupported"}', "colouriser_photos_coloured_total"):
+        assert name in text, name
+
+    schema = httpx.get(f"{server.url}/openapi.json").json()
+    post = schema["paths"]["/api/colourise"]["post"]
+    assert "file" in post["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
+    assert {"200", "413", "415", "422", "503", "504"} <= set(post["responses"])
+    assert {p["name"] for p in post["parameters"]} == {"size", "saturation", "temperature", "format"}
+    assert "Retry-After" in post["responses"]["503"]["headers"]
+    assert {"/healthz", "/readyz", "/metrics"} <= set(schema["paths"])
+    assert schema["components"]["schemas"]["Error"]["required"] == ["error", "detail"]
+
+
+def test_a_full_queue_answers_503_at_once_and_the_service_carries_on() -> None:
+    photo = grey_photo(900, 900)  # long enough that the 8 requests overlap
+    with running_server("--workers", "1", "--queue-size", "1", "--retry-after", "7") as s:
+        start = threading.Barrier(8)
+        answers: list[tuple[int, float, httpx.Response]] = []
+
+        def send() -> None:
+            start.wait()
+            began = time.perf_counter()
+            r = httpx.post(f"{s.url}/api/colourise", files={"file": ("a.jpg", photo)}, timeout=120)
+            answers.append((r.status_code, time.perf_counter() - began, r))
+
+        threads = [threading.Thread(target=send) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(180)
+        statuses = sorted(a[0] for a in answers)
+        assert len(answers) == 8 and set(statuses) <= {200, 503}, statuses
+        assert statuses.count(200) >= 2 and statuses.count(503) >= 1, statuses
+        for status, seconds, r in answers:
+            if status == 503:
+                assert r.json() == {"error": "busy", "detail": BUSY_DETAIL}
+                assert r.headers["retry-after"] == "7"
+                assert seconds < 1.0  # refused at once, not queued (the benchmark measures the real p99)
+            else:
+                assert Image.open(io.BytesIO(r.content)).size == (900, 900)
+        assert s.metric('colouriser_rejections_total{reason="busy"}') == statuses.count(503)
+        assert httpx.get(f"{s.url}/readyz").status_code == 200
+        assert httpx.post(f"{s.url}/api/colourise", files={"file": ("a.jpg", grey_photo(64, 64))},
+                          timeout=60).status_code == 200
+        assert "Traceback" not in s.log
+
+
+def test_a_request_over_the_time_limit_gets_504_and_its_slot_comes_back() -> None:
+    with running_server("--workers", "1", "--queue-size", "0", "--timeout", "0.3") as s:
+        r = httpx.post(f"{s.url}/api/colourise", files={"file": ("a.jpg", grey_photo(2000, 1500))}, timeout=60)
+        assert r.status_code == 504, r.text
+        assert r.json()["error"] == "timeout" and is_sentence(r.json()["detail"])
+        assert wait_for(lambda: httpx.get(f"{s.url}/readyz").status_code == 200, timeout=60)
+        ok = httpx.post(f"{s.url}/api/colourise", files={"file": ("a.jpg", grey_photo(64, 48))}, timeout=60)
+        assert ok.status_code == 200
+        assert s.metric('colouriser_rejections_total{reason="timeout"}') == 1
+
+
+def test_sigterm_stops_accepting_finishes_in_flight_work_and_exits() -> None:
+    s = Server("--workers", "1", "--queue-size", "2")
+    try:
+        s.wait_ready()
+        workers = s.children()
+        assert len(workers) >= 1
+        photo = grey_photo(4000, 3000, quality=80)  # 12 Mpx: several seconds of work
+        answer: list[httpx.Response] = []
+        sender = threading.Thread(target=lambda: answer.append(
+            httpx.post(f"{s.url}/api/colourise", files={"file": ("a.jpg", photo)}, timeout=120)))
+        sender.start()
+        assert wait_for(lambda: s.metric("colouriser_in_flight") == 1.0, timeout=30)
+        s.proc.send_signal(signal.SIGTERM)
+
+        def refused() -> bool:
+            try:
+                httpx.get(f"{s.url}/healthz", timeout=1)
+            except httpx.ConnectError:
+                return True
+            return False
+
+        assert wait_for(refused, timeout=5), "still accepting connections after SIGTERM"
+        assert sender.is_alive(), "the photo finished too early to show anything"
+        sender.join(120)
+        assert answer and answer[0].status_code == 200, answer and answer[0].text
+        assert Image.open(io.BytesIO(answer[0].content)).size == (4000, 3000)
+        # uvicorn re-raises the signal once it has shut down cleanly, as supervisors expect: killed by SIGTERM
+        assert s.proc.wait(60) in (0, -signal.SIGTERM)
+        assert "Application shutdown complete" in s.log and "Finished server process" in s.log
+        for pid in workers:
+            assert wait_for(lambda pid=pid: not _alive(pid), timeout=10), f"worker {pid} outlived the server"
+        assert "Traceback" not in s.log
+    finally:
+        s.stop()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False
+
