@@ -46,8 +46,8 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     return lab
 
 
-def lab_to_rgb(lab: torch.Tensor, clip: bool = True) -> torch.Tensor:
-    """CIE Lab (D65) -> sRGB; clipped to 0..1 unless ``clip`` is False."""
+def lab_to_linear(lab: torch.Tensor) -> torch.Tensor:
+    """CIE Lab (D65) -> linear-light RGB (sRGB primaries), not clipped."""
     light, a, b = lab.unbind(-3)
     fy = (light + 16) / 116
     fx = fy + a / 500
@@ -55,7 +55,12 @@ def lab_to_rgb(lab: torch.Tensor, clip: bool = True) -> torch.Tensor:
     f = torch.stack([fx, fy, fz], dim=-3)
     xyz = torch.where(f > 6 / 29, f**3, (116 * f - 16) / _KAPPA)
     xyz = xyz * _WHITE.to(lab.dtype).view(3, 1, 1)
-    lin = _mix(_XYZ_TO_RGB, xyz)
+    return _mix(_XYZ_TO_RGB, xyz)
+
+
+def lab_to_rgb(lab: torch.Tensor, clip: bool = True) -> torch.Tensor:
+    """CIE Lab (D65) -> sRGB; clipped to 0..1 unless ``clip`` is False."""
+    lin = lab_to_linear(lab)
     rgb = linear_to_srgb(lin.clamp(min=0) if clip else lin)
     return rgb.clamp(0, 1) if clip else rgb
 

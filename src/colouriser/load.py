@@ -1,7 +1,8 @@
 """Read any photo robustly: every common format and Pillow mode to float32 sRGB, with clear errors.
 
-``load_image`` returns the pixels as an (H, W, 3) float32 array in 0..1 with the EXIF orientation
-already applied, plus what a writer needs to keep: the EXIF block (orientation reset to 1), an RGB
+``load_image`` returns the pixels as decoded (uint8 or uint16, greyscale or RGB; ``LoadedImage.pixels``) with
+the EXIF orientation already applied, ``LoadedImage.rgb`` as an (H, W, 3) float32 array in 0..1 made from them
+on first use, plus what a writer needs to keep: the EXIF block (orientation reset to 1), an RGB
 ICC profile, the alpha channel and the input's format, mode and bit depth.
 
 Anything we cannot use raises :class:`ImageError` with a ``kind`` and a one-line message that does
@@ -17,6 +18,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import cached_property
 from typing import BinaryIO
 
 import numpy as np
@@ -60,15 +62,51 @@ class ImageError(ValueError):
         self.message = message
 
 
-@dataclass
+@dataclass(eq=False)
 class LoadedImage:
-    rgb: np.ndarray  # (H, W, 3) float32 sRGB in 0..1, EXIF orientation applied; 16-bit inputs keep their precision
+    """A decoded photo. ``pixels`` is what the decoder gave, kept compact: (H, W) greyscale or (H, W, 3) sRGB,
+    uint8 (0..255), uint16 (0..65535) or float32 (0..1). ``rgb`` is the float32 (H, W, 3) copy in 0..1 that
+    most code wants; it takes 12 bytes a pixel, so it is only made when asked for (and then kept)."""
+
+    pixels: np.ndarray  # EXIF orientation applied; 16-bit inputs keep their precision
     exif: bytes | None  # the EXIF block to write back, with Orientation reset to 1; None if none
     icc: bytes | None  # ICC profile to keep, only if it is an RGB profile; None otherwise
     format: str | None  # Pillow format name of the input, e.g. "JPEG", "PNG", "TIFF", "BMP", "WEBP" (or "MPO")
     mode: str  # the input's original Pillow mode, e.g. "L", "I;16", "CMYK"
     bit_depth: int  # 8 or 16: the precision the returned pixels actually carry
     alpha: np.ndarray | None  # (H, W) float32 0..1 if the input had transparency, else None
+
+    @cached_property
+    def rgb(self) -> np.ndarray:
+        """(H, W, 3) float32 sRGB in 0..1."""
+        return to_float_rgb(self.pixels)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.pixels.shape[0], self.pixels.shape[1]
+
+
+def pixel_scale(pixels: np.ndarray) -> float:
+    """The value of white for an array of pixels: 255 for uint8, 65535 for uint16, 1 for floats."""
+    if pixels.dtype == np.uint8:
+        return 255.0
+    if pixels.dtype == np.uint16:
+        return 65535.0
+    if pixels.dtype.kind == "f":
+        return 1.0
+    raise TypeError(f"pixels must be uint8, uint16 or float, got {pixels.dtype}")
+
+
+def to_float_rgb(pixels: np.ndarray) -> np.ndarray:
+    """(H, W) or (H, W, 3) pixels of any dtype :func:`pixel_scale` knows -> (H, W, 3) float32 in 0..1."""
+    scale = pixel_scale(pixels)
+    if pixels.ndim == 2:
+        rgb = np.empty((*pixels.shape, 3), np.float32)
+        rgb[...] = np.divide(pixels, np.float32(scale), dtype=np.float32)[..., None]
+        return rgb
+    if scale == 1.0 and pixels.dtype == np.float32:
+        return np.ascontiguousarray(pixels[..., :3])
+    return np.divide(pixels[..., :3], np.float32(scale), dtype=np.float32)
 
 
 def load_image(source: str | os.PathLike[str] | bytes | BinaryIO, max_pixels: int = MAX_PIXELS) -> LoadedImage:
@@ -234,7 +272,8 @@ def _decode(im: Image.Image, fp: BinaryIO, max_pixels: int) -> LoadedImage:
 
 
 def _pixels(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None, int, bool]:
-    """(rgb, alpha, bit_depth, colour_converted) from a loaded image in any mode."""
+    """(pixels, alpha, bit_depth, colour_converted) from a loaded image in any mode; pixels as
+    :class:`LoadedImage` keeps them (uint8/uint16 as decoded, float32 0..1 for int32 and float modes)."""
     mode = im.mode
     transparency = im.info.get("transparency")
     converted = False  # True when the pixels were converted through a colour profile into sRGB
@@ -259,10 +298,12 @@ def _pixels(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None, int, bool]:
         im, mode = im.convert("RGB"), "RGB"
 
     if mode in ("L", "LA", "RGB", "RGBA"):
-        arr = np.asarray(im)
+        arr = _as_array(im)
         scale, bit_depth = 255.0, 8
     elif mode.startswith("I;16"):
-        arr = np.asarray(im)  # uint16, little- or big-endian
+        arr = _as_array(im)  # uint16, little- or big-endian
+        if arr.dtype != np.uint16:
+            arr = arr.astype(np.uint16)  # native byte order
         scale, bit_depth = 65535.0, 16
     elif mode == "I":  # int32: what older Pillow gives for 16-bit greyscale PNG/TIFF; holds 0..65535 there
         arr = np.asarray(im)
@@ -283,23 +324,35 @@ def _pixels(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None, int, bool]:
         alpha = None
         if isinstance(transparency, int) and not isinstance(transparency, bool):
             alpha = (arr != transparency).astype(np.float32)
-        grey = np.divide(arr, np.float32(scale), dtype=np.float32)
-        if mode in ("I", "F"):
+        if mode in ("I", "F"):  # to float32 0..1
+            grey = np.divide(arr, np.float32(scale), dtype=np.float32)
             np.clip(grey, 0.0, 1.0, out=grey)
-        rgb = np.empty((*grey.shape, 3), np.float32)
-        rgb[...] = grey[..., None]
-        return rgb, alpha, bit_depth, converted
+            return grey, alpha, bit_depth, converted
+        return arr, alpha, bit_depth, converted
     if arr.shape[2] == 2:  # LA
-        rgb = np.empty((*arr.shape[:2], 3), np.float32)
-        rgb[...] = np.divide(arr[..., 0], np.float32(scale), dtype=np.float32)[..., None]
-        return rgb, np.divide(arr[..., 1], np.float32(scale), dtype=np.float32), bit_depth, converted
-    rgb = np.divide(arr[..., :3], np.float32(scale), dtype=np.float32)
+        return np.ascontiguousarray(arr[..., 0]), np.divide(arr[..., 1], np.float32(scale), dtype=np.float32), \
+            bit_depth, converted
+    rgb = arr[..., :3]
     if arr.shape[2] == 4:
         return rgb, np.divide(arr[..., 3], np.float32(scale), dtype=np.float32), bit_depth, converted
     alpha = None
     if isinstance(transparency, tuple) and len(transparency) == 3:  # PNG tRNS colour key on RGB
         alpha = (~np.all(arr == np.asarray(transparency, arr.dtype), axis=-1)).astype(np.float32)
     return rgb, alpha, bit_depth, converted
+
+
+def _as_array(im: Image.Image, band_pixels: int = 1 << 22) -> np.ndarray:
+    """``np.asarray(im)``, without its peak for big images: Pillow's ``tobytes`` builds the whole image as
+    chunks and joins them (two extra copies); here it is copied a band of rows at a time into one array."""
+    if im.width * im.height <= band_pixels:
+        return np.asarray(im)
+    first = np.asarray(im.crop((0, 0, im.width, 1)))
+    out = np.empty((im.height, *first.shape[1:]), first.dtype)
+    rows = max(1, band_pixels // im.width)
+    for top in range(0, im.height, rows):
+        bottom = min(im.height, top + rows)
+        out[top:bottom] = np.asarray(im.crop((0, top, im.width, bottom)))
+    return out
 
 
 def _cmyk_to_rgb(im: Image.Image) -> tuple[Image.Image, bool]:
@@ -366,7 +419,7 @@ def _load_tiff16(im: Image.Image, fp: BinaryIO) -> tuple[np.ndarray, np.ndarray 
     if arr.dtype != np.uint16 or arr.shape[2] < 3:
         return None
     arr = _orient(arr, orientation)
-    rgb = np.divide(arr[..., :3], np.float32(65535), dtype=np.float32)
+    rgb = arr[..., :3] if arr.shape[2] == 3 else np.ascontiguousarray(arr[..., :3])
     alpha = np.divide(arr[..., 3], np.float32(65535), dtype=np.float32) if im.mode == "RGBA" else None
     return rgb, alpha
 

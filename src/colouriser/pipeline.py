@@ -241,7 +241,11 @@ class Colouriser:
         del loaded  # from here on only the lightness is needed: let the decoded pixels go
         pred = self.predict(pixels, size, hints)
         del pixels
-        outputs = [("", encode_image(self.render_uint8(pred, temperature, saturation), fmt, **keep), fmt)]
+        rgb = self.render_uint8(pred, temperature, saturation)
+        if not (confidence or variants):
+            del pred  # its full-resolution lightness (4 bytes a pixel) is not needed while encoding
+        outputs = [("", encode_image(rgb, fmt, **keep), fmt)]
+        del rgb
         if confidence:
             outputs.append((".confidence", encode_image(heatmap(self.confidence(pred)), "PNG"), "PNG"))
         generator = torch.Generator().manual_seed(0)  # as variants(pred, count, seed=0), one at a time

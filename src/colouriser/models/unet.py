@@ -20,6 +20,14 @@ def _conv_bn_relu(cin: int, cout: int, kernel: int = 3) -> nn.Sequential:
                          nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
+def _pool_to(x: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
+    """Average-pool to ``size``: a plain 4 x 4 pooling when the sizes are exact multiples (the pipeline's
+    working sizes are; it is also what ONNX can export with free height and width), else adaptive."""
+    if x.shape[-2] == 4 * size[0] and x.shape[-1] == 4 * size[1]:
+        return F.avg_pool2d(x, 4)
+    return F.adaptive_avg_pool2d(x, size)
+
+
 class UpBlock(nn.Module):
     def __init__(self, cin: int, skip: int, cout: int) -> None:
         super().__init__()
@@ -65,7 +73,7 @@ class ColourUNet(nn.Module):
         x = self.bottleneck(f32) + g[:, :, None, None]
         x = self.up16(x, f16)
         x = self.up8(x, f8)
-        x = self.up4(x, torch.cat([f4, F.adaptive_avg_pool2d(hints, f4.shape[-2:])], 1))
+        x = self.up4(x, torch.cat([f4, _pool_to(hints, f4.shape[-2:])], 1))
         return self.head(x)
 
     def init_encoder_from_imagenet(self, variant: str) -> None:
