@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tune_defaults import tune  # scripts/ is on sys.path when this runs as a script
 
 from colouriser.evaluate import contact_sheet, evaluate
 from colouriser.load import load_image
@@ -47,6 +48,7 @@ def main() -> None:
     target = PACKAGE_MODELS / args.name
     target.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(Path(args.run) / WEIGHTS_FILE, target / WEIGHTS_FILE)
+    tune(target / WEIGHTS_FILE, [Path(args.val)])
     meta = read_metadata(target / WEIGHTS_FILE)
     extra = meta["extra"]
     colouriser = Colouriser.from_pretrained(args.name)
@@ -93,8 +95,10 @@ walls and anything else whose colour is not implied by what it is).
 - Steps: {extra['steps']:,}; images seen: {extra['images_seen']:,}; CPU time: {extra['cpu_seconds']:,} s
   ({hours:.1f} CPU-hours on a 2-core machine, no GPU).
 - Checkpoint picked by validation score (PSNR gain over grey, penalised outside 85-115% of the originals'
-  colourfulness and for outputs left grey); default temperature {extra['defaults']['temperature']} and working
-  size {extra['defaults']['size']} chosen there.
+  colourfulness and for outputs left grey); working
+  size {extra['defaults']['size']}; then the default temperature ({extra['defaults']['temperature']}) and
+  saturation ({extra['defaults'].get('saturation', 1.0)}) were chosen by the same score over a grid
+  (`scripts/tune_defaults.py`).
 
 ## Quality at the default settings
 `colouriser evaluate --data ../shared/data/val` ({val['images']} photos, {val_seconds:.0f} s including the classifier):

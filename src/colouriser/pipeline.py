@@ -114,6 +114,7 @@ class Colouriser:
         self.settings = settings or Settings(
             size=int(chosen.get("size", DEFAULT_SIZE)),
             temperature=float(chosen.get("temperature", DEFAULT_TEMPERATURE)),
+            saturation=float(chosen.get("saturation", 1.0)),
         )
 
     @classmethod
@@ -229,11 +230,12 @@ class Colouriser:
     def encode_outputs(self, source: Path | bytes, fmt: str | None = None, quality: int = 92,
                        hints: list[Hint] | None = None, confidence: bool = False, variants: int = 0,
                        size: int | None = None, temperature: float | None = None,
-                       saturation: float | None = None) -> list[tuple[str, bytes, str]]:
+                       saturation: float | None = None, max_pixels: int | None = None) -> list[tuple[str, bytes, str]]:
         """Read a photo and colour it: [(name suffix, encoded bytes, format)] for the result (suffix ""),
         its confidence heat-map (".confidence", PNG) and alternative colourings (".variant1", ...).
-        The results keep the input's EXIF and ICC and carry provenance."""
-        loaded = load_image(source)
+        The results keep the input's EXIF and ICC and carry provenance. ``max_pixels``: refuse larger photos
+        (default: the loader's limit)."""
+        loaded = load_image(source) if max_pixels is None else load_image(source, max_pixels=max_pixels)
         fmt = output_format(loaded.format, fmt)
         keep: dict[str, Any] = {"quality": quality, "exif": loaded.exif, "icc": loaded.icc,
                                 "provenance": self.provenance(), "alpha": loaded.alpha}

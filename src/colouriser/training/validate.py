@@ -47,8 +47,8 @@ def score(metrics: dict[str, float]) -> float:
 
 
 @torch.inference_mode()
-def validate(model: torch.nn.Module, valset: ValSet,
-             temperatures: tuple[float, ...] = TEMPERATURES) -> dict[float, dict[str, float]]:
+def validate(model: torch.nn.Module, valset: ValSet, temperatures: tuple[float, ...] = TEMPERATURES,
+             saturation: float = 1.0) -> dict[float, dict[str, float]]:
     was_training = model.training
     model.eval()
     rows: dict[float, list[tuple[float, float, float, float, float]]] = {t: [] for t in temperatures}
@@ -63,7 +63,7 @@ def validate(model: torch.nn.Module, valset: ValSet,
         for t in temperatures:
             ab = F.interpolate(annealed_mean(logits, model.centres, t), size=light.shape[-2:],
                                mode="bilinear", align_corners=False)
-            out = lab_to_rgb(torch.cat([light, ab], 1))
+            out = lab_to_rgb(torch.cat([light, ab * saturation], 1))
             chroma = float(rgb_to_lab(out)[:, 1:].norm(dim=1).mean())
             out_np = out[0].permute(1, 2, 0).numpy()
             rows[t].append((psnr(out_np, original), psnr_grey, colourfulness(out_np), cf_orig,
