@@ -20,5 +20,5 @@ colourise: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/install-system-deps.sh
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks scripts
 	$(VENV)/bin/python -m pytest -q
