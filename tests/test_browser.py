@@ -10,8 +10,10 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
+from skimage.color import rgb2lab
 
 from .test_server_harness import Server, chroma, grey_photo, running_server
 
@@ -130,3 +132,85 @@ def test_a_photo_can_be_dropped_or_pasted(page, server: Server, how: str) -> Non
     page.wait_for_selector("#result:not([hidden])", timeout=120_000)
     assert page.evaluate("document.getElementById('after').naturalWidth") == 120
     assert page.get_attribute("#download", "download") == "dropped-colour.png"
+
+
+READ_PIXEL = """([x, y]) => {
+  const img = document.getElementById("after");
+  const canvas = document.createElement("canvas");
+  canvas.width = img.naturalWidth;
+  canvas.height = img.naturalHeight;
+  const context = canvas.getContext("2d");
+  context.drawImage(img, 0, 0);
+  const d = context.getImageData(Math.round(x * (canvas.width - 1)), Math.round(y * (canvas.height - 1)), 3, 3).data;
+  const mean = [0, 1, 2].map((c) => [0, 1, 2, 3, 4, 5, 6, 7, 8].reduce((s, i) => s + d[i * 4 + c], 0) / 9);
+  return mean;
+}"""
+
+
+def _lab(rgb: list[float]) -> np.ndarray:
+    return rgb2lab(np.array(rgb, np.float64).reshape(1, 1, 3) / 255)[0, 0]
+
+
+def _next_result(page, version: int) -> int:
+    """Wait until the page shows a result newer than ``version``; its version."""
+    page.wait_for_function("(v) => Number(document.getElementById('result').dataset.version) > v && "
+                           "document.getElementById('result').dataset.busy === 'false'", arg=version, timeout=120_000)
+    return int(page.get_attribute("#result", "data-version"))
+
+
+def test_a_hint_recolours_the_photo_and_undo_takes_it_back(page, server: Server, tmp_path: Path) -> None:
+    photo_path = tmp_path / "street.png"
+    photo_path.write_bytes(grey_photo(200, 150, "PNG"))
+    page.goto(server.url + "/")
+    page.set_input_files("#file", str(photo_path))
+    page.wait_for_selector("#result:not([hidden])", timeout=120_000)
+    version = _next_result(page, 0)
+    first_url = page.get_attribute("#after", "src")
+    fx, fy = 0.75, 0.83  # a mid-grey, flat stretch of ground
+    original = page.evaluate(READ_PIXEL, [fx, fy])
+
+    # place a hint: hint mode, click the spot; the picker starts with the colour that is there now
+    page.click("#hint-mode")
+    assert page.get_attribute("#hint-mode", "aria-pressed") == "true"
+    box = page.locator("#compare").bounding_box()
+    page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+    page.wait_for_selector("#hint-panel:not([hidden])")
+    start = page.input_value("#hint-colour")
+    assert max(abs(int(start[i:i + 2], 16) - v) for i, v in zip((1, 3, 5), original, strict=True)) < 16, \
+        (start, original)
+    page.locator("#hint-colour").fill("#2050c0")  # a blue
+    version = _next_result(page, version)
+    assert page.locator("#markers .marker").count() == 1
+    hinted = page.evaluate(READ_PIXEL, [fx, fy])
+    want = _lab([0x20, 0x50, 0xc0])[1:]
+    before_ab, after_ab = _lab(original)[1:], _lab(hinted)[1:]
+    assert after_ab[1] < before_ab[1] - 10, (original, hinted)  # bluer (b* falls)
+    assert np.hypot(*(after_ab - want)) < np.hypot(*(before_ab - want)) - 10, (original, hinted)
+    assert page.get_attribute("#download", "href") == page.get_attribute("#after", "src") != first_url
+
+    # undo: the first colouring is back
+    page.click("#undo")
+    version = _next_result(page, version)
+    assert page.locator("#markers .marker").count() == 0
+    back = page.evaluate(READ_PIXEL, [fx, fy])
+    assert max(abs(a - b) for a, b in zip(back, original, strict=True)) < 4, (back, original)
+    assert page.is_disabled("#undo")
+
+    # the confidence overlay and its legend
+    page.check("#show-confidence")
+    page.wait_for_selector("#confidence:not([hidden])", timeout=120_000)
+    page.wait_for_function("() => document.getElementById('confidence').naturalWidth === 200", timeout=120_000)
+    assert "yellow = sure, purple = a guess" in page.inner_text("#legend")
+    page.uncheck("#show-confidence")
+    assert page.is_hidden("#confidence")
+
+    # another colouring, and back to the first
+    page.click("#another")
+    version = _next_result(page, version)
+    assert "Alternative 1" in page.inner_text("#variant-info")
+    assert page.evaluate("document.getElementById('after').naturalWidth") == 200
+    page.click("#automatic")
+    version = _next_result(page, version)
+    assert page.get_attribute("#after", "src") == first_url
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert all(url.startswith((server.url, "blob:", "data:")) for url in page.requested), page.requested

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import io
+import json
 import signal
 import threading
 import time
 from collections.abc import Iterator
 
 import httpx
+import numpy as np
 import pytest
 from PIL import Image
+from skimage.color import lab2rgb, rgb2lab
 
 from colouriser.save import read_provenance
 from colouriser.server.errors import BUSY_DETAIL
@@ -148,10 +151,96 @@ def test_health_readiness_metrics_and_openapi(server: Server) -> None:
     post = schema["paths"]["/api/colourise"]["post"]
     assert "file" in post["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
     assert {"200", "413", "415", "422", "503", "504"} <= set(post["responses"])
-    assert {p["name"] for p in post["parameters"]} == {"size", "saturation", "temperature", "format"}
+    assert {p["name"] for p in post["parameters"]} == {"size", "saturation", "temperature", "format", "hints",
+                                                        "variant"}
+    form = post["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
+    assert {"hints", "variant"} <= set(form)
+    confidence = schema["paths"]["/api/confidence"]["post"]
+    assert "image/png" in confidence["responses"]["200"]["content"]
+    assert {"hints", "size"} <= set(confidence["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"])
     assert "Retry-After" in post["responses"]["503"]["headers"]
     assert {"/healthz", "/readyz", "/metrics"} <= set(schema["paths"])
     assert schema["components"]["schemas"]["Error"]["required"] == ["error", "detail"]
+
+
+def _rgb(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def _ab(pixel: np.ndarray) -> np.ndarray:
+    return rgb2lab(pixel[None, None].astype(np.float64) / 255)[0, 0, 1:]
+
+
+@pytest.mark.parametrize("where", ["pixels", "percent"])
+def test_a_hint_sets_the_colour_at_its_point(server: Server, where: str) -> None:
+    photo = grey_photo(160, 120, "PNG")
+    x, y = 120, 100
+    grey = int(np.asarray(Image.open(io.BytesIO(photo)).convert("L"))[y, x])
+    light = rgb2lab(np.full((1, 1, 3), grey / 255))[0, 0, 0]
+    green = np.round(lab2rgb(np.array([[[light, -35.0, 30.0]]]))[0, 0] * 255).astype(np.uint8)  # in gamut there
+    colour = "#" + "".join(f"{int(v):02x}" for v in green)
+    hint = {"x": x, "y": y} if where == "pixels" else {"x": f"{x / 159:.4%}", "y": f"{y / 119:.4%}"}
+    files = {"file": ("a.png", photo, "image/png")}
+    plain = httpx.post(f"{server.url}/api/colourise", files=files, timeout=60)
+    hinted = httpx.post(f"{server.url}/api/colourise", files=files,
+                        data={"hints": json.dumps([{**hint, "colour": colour}])}, timeout=60)
+    assert plain.status_code == hinted.status_code == 200, hinted.text
+    assert Image.open(io.BytesIO(hinted.content)).size == (160, 120)
+    want = _ab(green)
+    assert np.hypot(*(_ab(_rgb(plain.content)[y, x]) - want)) > 20  # the automatic colour is elsewhere
+    assert np.hypot(*(_ab(_rgb(hinted.content)[y, x]) - want)) < 10, (_ab(_rgb(hinted.content)[y, x]), want)
+
+
+BAD_HINTS = [
+    ("not JSON", "[{x: 1}]", "not valid JSON"),
+    ("not a list", '{"x": 1, "y": 2, "colour": "#ffffff"}', "JSON list"),
+    ("no colour", '[{"x": 1, "y": 2}]', "needs x, y and colour"),
+    ("bad colour", '[{"x": 1, "y": 2, "colour": "blue"}]', "#RRGGBB"),
+    ("percent out of range", '[{"x": "50%", "y": "140%", "colour": "#2050c0"}]', "outside the photo"),
+    ("pixels outside the photo", '[{"x": 500, "y": 20, "colour": "#2050c0"}]', "outside the 64 x 64 photo"),
+    ("x a list", '[{"x": [1], "y": 2, "colour": "#2050c0"}]', "each hint is"),
+]
+
+
+@pytest.mark.parametrize(("name", "hints", "reason"), BAD_HINTS, ids=[b[0] for b in BAD_HINTS])
+def test_bad_hints_get_422_with_the_reason(server: Server, name: str, hints: str, reason: str) -> None:
+    for endpoint in ("colourise", "confidence"):
+        r = httpx.post(f"{server.url}/api/{endpoint}", files={"file": ("a.jpg", grey_photo(64, 64))},
+                       data={"hints": hints}, timeout=60)
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"] == "application/json"
+        body = r.json()
+        assert body["error"] == "bad_parameter" and reason in body["detail"] and is_sentence(body["detail"]), body
+
+
+def test_the_confidence_map_is_a_png_of_the_photo_size(server: Server) -> None:
+    photo = grey_photo(150, 100)
+    r = httpx.post(f"{server.url}/api/confidence", files={"file": ("a.jpg", photo, "image/jpeg")}, timeout=60)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/png" and r.headers["cache-control"] == "no-store"
+    heat = Image.open(io.BytesIO(r.content))
+    assert heat.format == "PNG" and heat.size == (150, 100)
+    assert chroma(r.content) > 20  # a viridis heat-map, not a photo
+    hints = json.dumps([{"x": 5, "y": 5, "colour": "#2050c0"}])
+    raw = httpx.post(f"{server.url}/api/confidence", params={"hints": hints}, content=photo,
+                     headers={"content-type": "image/jpeg"}, timeout=60)
+    assert raw.status_code == 200 and Image.open(io.BytesIO(raw.content)).size == (150, 100)
+
+
+def test_a_variant_is_another_colouring_of_the_same_size(server: Server) -> None:
+    photo = grey_photo(160, 120, "PNG")
+    files = {"file": ("a.png", photo, "image/png")}
+    auto = _rgb(httpx.post(f"{server.url}/api/colourise", files=files, timeout=60).content)
+    first = httpx.post(f"{server.url}/api/colourise", files=files, data={"variant": "1"}, timeout=60)
+    second = httpx.post(f"{server.url}/api/colourise", files=files, data={"variant": "2"}, timeout=60)
+    again = httpx.post(f"{server.url}/api/colourise?variant=1", files=files, timeout=60)
+    assert first.status_code == second.status_code == again.status_code == 200, first.text
+    one, two = _rgb(first.content), _rgb(second.content)
+    assert one.shape == two.shape == auto.shape == (120, 160, 3)
+    assert np.abs(one.astype(int) - auto).mean() > 2 and np.abs(one.astype(int) - two).mean() > 2
+    assert np.array_equal(one, _rgb(again.content))  # seeded: the same n gives the same colouring
+    bad = httpx.post(f"{server.url}/api/colourise", files=files, data={"variant": "99"}, timeout=60)
+    assert bad.status_code == 422 and "variant" in bad.json()["detail"]
 
 
 def test_a_full_queue_answers_503_at_once_and_the_service_carries_on() -> None:

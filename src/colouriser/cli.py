@@ -32,7 +32,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         batch=args.batch, crop=args.crop, lr=args.lr, rebalance_lambda=args.rebalance_lambda,
         schedule_images=args.schedule_images, max_steps=args.max_steps, max_minutes=args.max_minutes,
         val_every=args.val_every, checkpoint_minutes=args.checkpoint_minutes,
-        folder_weights=_folder_weights(args.folder_weight), seed=args.seed, threads=args.threads,
+        folder_weights=_folder_weights(args.folder_weight), seed=args.seed, threads=args.threads, gan=args.gan,
     )
     result = Trainer(cfg).run()
     print(f"stopped at step {result['step']:,} ({result['seen']:,} images seen); run folder: {args.out}")
@@ -192,7 +192,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     settings = FinetuneSettings(minutes=args.minutes, holdout=args.holdout, lr=args.lr, batch=args.batch,
                                 freeze_encoder_steps=args.freeze_steps, patience=args.patience,
                                 checkpoint_minutes=args.checkpoint_minutes, max_steps=args.max_steps,
-                                val_every=args.val_every, crop=args.crop)
+                                val_every=args.val_every, crop=args.crop, gan=args.gan)
     try:
         result = finetune([Path(d) for d in args.data], args.base, Path(args.out), settings, console)
     except ValueError as exc:
@@ -279,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--checkpoint-minutes", type=float, default=2.0, help="checkpoint interval (2 minutes)")
     f.add_argument("--max-steps", type=int, help="stop after this many steps")
     f.add_argument("--crop", type=int, help="training crop size (default: the base model's)")
+    f.add_argument("--gan", action="store_true", help="NoGAN refinement: critic pretraining, then adversarial")
     f.set_defaults(func=cmd_finetune)
 
     m = sub.add_parser("models", help="list the installed models, or show one's card")
@@ -304,6 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-minutes", type=float, default=5.0)
     t.add_argument("--folder-weight", action="append", default=[], metavar="NAME=X",
                    help="multiply a group's sampling weight (default weight: sqrt of its photo count)")
+    t.add_argument("--gan", action="store_true",
+                   help="NoGAN refinement (use with --init): pretrain a patch critic, then train adversarially")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int)
     t.set_defaults(func=cmd_train)

@@ -29,6 +29,7 @@ class FinetuneSettings:
     rebalance_lambda: float | None = None  # None: the base model's
     max_steps: int | None = None
     crop: int | None = None  # None: the base model's
+    gan: bool = False
 
 
 def finetune(data: list[Path], base: str | Path | None, out: Path, settings: FinetuneSettings | None = None,
@@ -52,7 +53,7 @@ def finetune(data: list[Path], base: str | Path | None, out: Path, settings: Fin
         warmup_steps=50, schedule_images=int(s.minutes * 60 * 30), holdout=s.holdout, patience=s.patience,
         freeze_encoder_steps=s.freeze_encoder_steps, val_every=s.val_every, max_minutes=s.minutes,
         checkpoint_minutes=s.checkpoint_minutes, crop=s.crop or base_cfg.get("crop", 128), max_steps=s.max_steps,
-        rebalance_lambda=lam,
+        rebalance_lambda=lam, gan=s.gan,
     )
     trainer = Trainer(cfg, console)
     console.print(f"fine-tuning {base_file} on {len(trainer.photos or [])} photos, "

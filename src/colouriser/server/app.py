@@ -23,7 +23,7 @@ from .config import ServeConfig
 from .errors import ApiError, busy, error_response, image_error, sentence
 from .metrics import Metrics
 from .middleware import ServiceMiddleware
-from .openapi import COLOURISE_DOC, ERROR_SCHEMA
+from .openapi import COLOURISE_DOC, CONFIDENCE_DOC, ERROR_SCHEMA
 from .options import parse_options
 from .pool import InferencePool, JobTimeoutError, UnavailableError
 from .upload import read_upload
@@ -91,17 +91,8 @@ def create_app(config: ServeConfig) -> FastAPI:
         where = ".".join(str(p) for p in first.get("loc", ()))
         return error_response(422, "bad_parameter", sentence(f"{where}: {first.get('msg', 'invalid value')}"))
 
-    @app.post("/api/colourise", tags=["colourise"], summary="Colour a photo", **COLOURISE_DOC)
-    async def colourise(
-        request: Request,
-        size: str | None = Query(None, description="Long side of the network's working size, 32 to 1024 "
-                                 "pixels (default: the model's, 256)."),
-        saturation: str | None = Query(None, description="Scale the colour's chroma, 0 to 2 (default 1)."),
-        temperature: str | None = Query(None, description="Annealed-mean temperature, 0.05 to 1: lower gives "
-                                        "bolder colour (default: the model's)."),
-        format: str | None = Query(None, description="Output format: jpg, png, webp, tif or bmp "
-                                   "(default: the input's if it can be written, else png)."),
-    ) -> Response:
+    async def answer(request: Request, query: dict[str, str | None], output: str) -> Response:
+        """The work of both image endpoints: read, check, admit, colour in a worker, answer."""
         if pool.stopping:
             raise ApiError(503, "unavailable", "The service is restarting. Please try again in a few seconds.",
                            config.retry_after)
@@ -115,14 +106,15 @@ def create_app(config: ServeConfig) -> FastAPI:
         except ApiError as e:
             metrics.rejections.labels(e.code).inc()
             raise
-        query = {k: v for k, v in (("size", size), ("saturation", saturation), ("temperature", temperature),
-                                   ("format", format)) if v is not None}
         try:
-            options = parse_options({**query, **upload.fields})
+            options = parse_options({**{k: v for k, v in query.items() if v is not None}, **upload.fields})
         except ApiError as e:
             metrics.rejections.labels(e.code).inc()
             raise
         options["max_pixels"] = config.max_pixels
+        options["output"] = output
+        if output == "confidence":
+            options.pop("variant", None)  # the map comes from the distribution, not from one colouring
         if not pool.try_admit():
             metrics.rejections.labels("busy").inc()
             raise busy(config.retry_after)
@@ -138,11 +130,12 @@ def create_app(config: ServeConfig) -> FastAPI:
         except ConnectionAbortedError:
             return Response(status_code=499)  # nobody is listening; the number only shows in logs and metrics
         if result.status == inference.OK:
-            data, fmt, _, _ = result.payload
+            data, fmt = result.payload
             metrics.photos.inc()
+            name = "confidence" if output == "confidence" else "colourised"
             return Response(data, media_type=MEDIA_TYPES[fmt], headers={
                 "Cache-Control": "no-store",
-                "Content-Disposition": f'inline; filename="colourised.{EXTENSIONS[fmt]}"',
+                "Content-Disposition": f'inline; filename="{name}.{EXTENSIONS[fmt]}"',
             })
         if result.status == inference.IMAGE_ERROR:
             kind, message = result.payload
@@ -152,6 +145,35 @@ def create_app(config: ServeConfig) -> FastAPI:
             metrics.rejections.labels("bad_parameter").inc()
             raise ApiError(422, "bad_parameter", sentence(result.payload[0]))
         raise ApiError(500, "internal", "Something went wrong while colouring this photo. Please try again.")
+
+    size_query = Query(None, description="Long side of the network's working size, 32 to 1024 pixels (default: "
+                       "the model's, 256).")
+    hints_query = Query(None, description='Colour hints, a JSON list: `[{"x": 120, "y": "25%", "colour": '
+                        '"#a03020"}]` (x and y in pixels of the photo or percent of its width and height; only the '
+                        "hue and chroma are used). Usually sent as a form field.")
+
+    @app.post("/api/colourise", tags=["colourise"], summary="Colour a photo", **COLOURISE_DOC)
+    async def colourise(
+        request: Request,
+        size: str | None = size_query,
+        saturation: str | None = Query(None, description="Scale the colour's chroma, 0 to 2 (default 1)."),
+        temperature: str | None = Query(None, description="Annealed-mean temperature, 0.05 to 1: lower gives "
+                                        "bolder colour (default: the model's)."),
+        format: str | None = Query(None, description="Output format: jpg, png, webp, tif or bmp "
+                                   "(default: the input's if it can be written, else png)."),
+        hints: str | None = hints_query,
+        variant: str | None = Query(None, description="1 to 8: the n-th alternative colouring (the colour "
+                                    "distribution sampled with smooth noise, the same for the same n) instead of "
+                                    "the automatic one; 0 or absent: the automatic one."),
+    ) -> Response:
+        return await answer(request, {"size": size, "saturation": saturation, "temperature": temperature,
+                                      "format": format, "hints": hints, "variant": variant}, "colour")
+
+    @app.post("/api/confidence", tags=["colourise"], summary="How sure the colouring is, as a heat-map",
+              **CONFIDENCE_DOC)
+    async def confidence(request: Request, size: str | None = size_query,
+                         hints: str | None = hints_query) -> Response:
+        return await answer(request, {"size": size, "hints": hints}, "confidence")
 
     @app.get("/api/limits", tags=["service"], summary="The upload limits, for clients to check before sending")
     async def limits() -> dict[str, Any]:

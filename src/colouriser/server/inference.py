@@ -22,7 +22,7 @@ log = logging.getLogger("colouriser.server.worker")
 _colouriser: Any = None
 
 # (status, ...) tuples a job returns
-OK = "ok"  # ("ok", data, format, width, height)
+OK = "ok"  # ("ok", data, format)
 IMAGE_ERROR = "image_error"  # ("image_error", kind, message)
 BAD_PARAMETER = "bad_parameter"  # ("bad_parameter", message)
 INTERNAL = "internal"  # ("internal", exception type name)
@@ -67,24 +67,30 @@ def ping(pause: float = 0.0) -> int:
 
 
 def colourise_job(data: bytes, options: dict[str, Any]) -> tuple[Any, ...]:
-    """Decode, colour and encode one photo, all in memory."""
-    from ..load import ImageError, load_image
-    from ..save import encode_image, output_format
+    """Decode, colour and encode one photo, all in memory (the pipeline's banded, memory-frugal path).
 
+    ``options``: max_pixels, and optionally size, temperature, saturation, format, hints (a list of Hint),
+    variant (n >= 1: the n-th alternative colouring instead of the automatic one) and output ("colour", or
+    "confidence" for the PNG heat-map of how sure the network is).
+    """
+    from ..load import ImageError
+
+    variant = int(options.get("variant") or 0)
+    want = ".confidence" if options.get("output") == "confidence" else (f".variant{variant}" if variant else "")
     try:
-        loaded = load_image(data, max_pixels=options["max_pixels"])
-        fmt = output_format(loaded.format, options.get("format"))
-        rgb = _colouriser.colourise_loaded(loaded, size=options.get("size"), temperature=options.get("temperature"),
-                                           saturation=options.get("saturation"))
-        out = encode_image(rgb, fmt, quality=92, exif=loaded.exif, icc=loaded.icc,
-                           provenance=_colouriser.provenance(), alpha=loaded.alpha)
-        height, width = rgb.shape[:2]
-        return OK, out, fmt, width, height
+        outputs = _colouriser.encode_outputs(
+            data, options.get("format"), 92, hints=options.get("hints") or None, confidence=want == ".confidence",
+            variants=variant, size=options.get("size"), temperature=options.get("temperature"),
+            saturation=options.get("saturation"), max_pixels=options["max_pixels"])
+        for suffix, out, fmt in outputs:
+            if suffix == want:
+                return OK, out, fmt
+        return INTERNAL, "MissingOutput"
     except ImageError as e:
         return IMAGE_ERROR, e.kind, e.message
     except MemoryError:
         return IMAGE_ERROR, "too_large", "there is not enough memory to colour a photo this large"
-    except ValueError as e:  # a bad working size or output format
+    except ValueError as e:  # a bad working size or output format, or a hint outside the photo
         return BAD_PARAMETER, str(e)
     except Exception as e:
         # the type only: a message could quote image data

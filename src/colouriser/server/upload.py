@@ -17,6 +17,7 @@ from .errors import ApiError
 
 MAX_PARTS = 16
 MAX_FIELD_BYTES = 1024
+LONG_FIELDS = {"hints": 64 * 1024}  # fields that may be longer: a JSON list of up to a few hundred hints
 FILE_FIELD = "file"
 RAW_TYPES = ("image/", "application/octet-stream")
 
@@ -128,7 +129,7 @@ def _parse_multipart(body: bytes, boundary: bytes) -> Upload:
         if name == FILE_FIELD:
             data = bytes(value)
         elif name:
-            if len(value) > MAX_FIELD_BYTES:
+            if len(value) > LONG_FIELDS.get(name, MAX_FIELD_BYTES):
                 raise ApiError(422, "bad_parameter", f"The form field '{name[:40]}' is too long.")
             fields[name] = value.decode("utf-8", "replace").strip()
     if data is None:

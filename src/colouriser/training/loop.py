@@ -23,6 +23,7 @@ from ..hints import simulate_hints
 from ..models.unet import encoder_config
 from ..prepare import DEFAULT_SIZE
 from ..weights import WEIGHTS_FILE, atomic_write, load_model, save_model
+from .critic import PatchCritic, critic_loss, generated_ab, generator_adversarial_loss, real_ab
 from .data import PhotoSet
 from .degrade import degrade
 from .validate import ValSet, validate
@@ -57,6 +58,11 @@ class TrainConfig:
     holdout: float = 0.0  # with no --val: hold out this share of the data photos for validation
     patience: int | None = None  # stop after this many validations without improvement
     freeze_encoder_steps: int = 0  # keep the encoder's stem and first three stages frozen for these steps
+    gan: bool = False  # NoGAN refinement: pretrain a critic, then train adversarially with the loss kept
+    gan_critic_steps: int = 300  # critic-only steps before the adversarial phase
+    gan_weight: float = 0.02  # weight of the adversarial term in the generator's loss
+    gan_lr: float = 1e-4
+    gan_temperature: float = DEFAULT_TEMPERATURE
     seed: int = 0
     threads: int | None = None
 
@@ -136,6 +142,12 @@ class Trainer:
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay,
                                      foreach=True)
         self.class_weights = rebalancing_weights(self.prior, self.cfg.rebalance_lambda, centres=self.model.centres)
+        self.critic: PatchCritic | None = None
+        self.critic_opt: torch.optim.Optimizer | None = None
+        self.gan_step = 0
+        if self.cfg.gan:
+            self.critic = PatchCritic()
+            self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=self.cfg.gan_lr, betas=(0.0, 0.9))
 
     def _load_photos(self) -> PhotoSet:
         t = time.time()
@@ -160,6 +172,10 @@ class Trainer:
         self._make_optimiser()
         self.ema.load_state_dict(state["ema"])
         self.opt.load_state_dict(state["opt"])
+        if self.critic is not None and self.critic_opt is not None and "critic" in state:
+            self.critic.load_state_dict(state["critic"])
+            self.critic_opt.load_state_dict(state["critic_opt"])
+            self.gan_step = state["gan_step"]
         self.step, self.seen, self.cpu_seconds = state["step"], state["seen"], state["cpu_seconds"]
         self.best_score, self.best = state["best_score"], state["best"]
         self.stale = state.get("stale", 0)
@@ -176,6 +192,8 @@ class Trainer:
             "prior": self.prior, "step": self.step, "seen": self.seen, "cpu_seconds": self.cpu_seconds,
             "best_score": self.best_score, "best": self.best, "stale": self.stale,
             "init_seen": self.init_seen,
+            **({"critic": self.critic.state_dict(), "critic_opt": self.critic_opt.state_dict(),
+                "gan_step": self.gan_step} if self.critic is not None and self.critic_opt is not None else {}),
             "rng": int(self.rng.integers(2**63)),
         }
         atomic_write(self.out / CHECKPOINT, lambda tmp: torch.save(state, tmp))
@@ -195,6 +213,10 @@ class Trainer:
 
     # -- the loop --------------------------------------------------------------------------------
     def loss(self, rgb: torch.Tensor) -> torch.Tensor:
+        return self._forward(rgb)[0]
+
+    def _forward(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(rebalanced cross-entropy, logits, clean Lab) for a batch of colour crops."""
         lab = rgb_to_lab(rgb)
         light = degrade(lab[:, :1], self.rng)
         ab = lab[:, 1:]
@@ -204,7 +226,36 @@ class Trainer:
         target = soft_encode(target_ab, self.model.centres)
         weights = self.class_weights[target.argmax(1)]
         ce = -(target * F.log_softmax(logits, 1)).sum(1)
-        return (ce * weights).mean()
+        return (ce * weights).mean(), logits, lab
+
+    def _gan_step(self, rgb: torch.Tensor) -> torch.Tensor:
+        """One NoGAN step: the critic learns on every step; the generator only once the critic is pretrained,
+        with its own loss plus the adversarial term."""
+        assert self.critic is not None and self.critic_opt is not None
+        cfg = self.cfg
+        adversarial = self.gan_step >= cfg.gan_critic_steps
+        if not adversarial:
+            self.model.eval()  # while the critic learns, the generator stays exactly as it is
+        with torch.set_grad_enabled(adversarial):
+            ce, logits, lab = self._forward(rgb)
+        if not adversarial:
+            self.model.train()
+            self._freeze_early_encoder(self.step < cfg.freeze_encoder_steps)
+        light = lab[:, :1]
+        fake = generated_ab(logits, self.model.centres, lab.shape[-2:], cfg.gan_temperature)
+        if adversarial:
+            loss = ce + cfg.gan_weight * generator_adversarial_loss(self.critic, light, fake)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
+            self.opt.step()
+            self.ema.update_parameters(self.model)
+        d_loss = critic_loss(self.critic, light, real_ab(lab[:, 1:]), fake)
+        self.critic_opt.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.critic_opt.step()
+        self.gan_step += 1
+        return ce.detach() if adversarial else d_loss.detach()
 
     def run(self) -> dict[str, Any]:
         assert self.photos is not None
@@ -247,12 +298,16 @@ class Trainer:
                 lr = _lr(cfg, self.step, self.seen - self.init_seen)
                 for group in self.opt.param_groups:
                     group["lr"] = lr
-                loss = self.loss(self.photos.batch(cfg.batch, cfg.crop, self.rng))
-                self.opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
-                self.opt.step()
-                self.ema.update_parameters(self.model)
+                batch = self.photos.batch(cfg.batch, cfg.crop, self.rng)
+                if cfg.gan:
+                    loss = self._gan_step(batch)
+                else:
+                    loss = self.loss(batch)
+                    self.opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
+                    self.opt.step()
+                    self.ema.update_parameters(self.model)
                 self.step += 1
                 self.seen += cfg.batch
                 self.cpu_seconds += time.process_time() - cpu0
