@@ -1,0 +1,64 @@
+"""The domain experiment: does fine-tuning on one domain's photos beat the generic model there, and what
+does it cost elsewhere? Fine-tunes the shipped model on the training split of one folder of
+../shared/data/train (the photos outside the held-out share), then scores the generic and the fine-tuned
+model on that domain's held-out photos and on the held-out photos of the other domains.
+
+    python benchmarks/domain.py --domain camvid --minutes 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from colouriser.evaluate import evaluate
+from colouriser.finetune import FinetuneSettings, finetune
+from colouriser.pipeline import Colouriser
+from colouriser.training.data import find_images, in_holdout
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def held_out(folder: Path, share: float, limit: int) -> list[Path]:
+    return [p for p in find_images(folder) if in_holdout(p, share)][:limit]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--data", default=str(ROOT.parent / "shared/data/train"))
+    p.add_argument("--domain", default="camvid", help="the folder to specialise on")
+    p.add_argument("--others", nargs="*", default=["bsds", "faces", "rooms_places365"])
+    p.add_argument("--minutes", type=float, default=40.0)
+    p.add_argument("--holdout", type=float, default=0.15)
+    p.add_argument("--limit", type=int, default=60, help="held-out photos scored per domain")
+    p.add_argument("--out", default=str(ROOT / "runs" / "domain"))
+    p.add_argument("--gan", action="store_true")
+    args = p.parse_args()
+
+    data = Path(args.data)
+    out = Path(args.out) / args.domain
+    t = time.time()
+    finetune([data / args.domain], None, out,
+             FinetuneSettings(minutes=args.minutes, holdout=args.holdout, gan=args.gan))
+    minutes = (time.time() - t) / 60
+    generic, tuned = Colouriser.from_pretrained(), Colouriser.from_pretrained(out)
+    rows = {}
+    for domain in [args.domain, *args.others]:
+        photos = held_out(data / domain, args.holdout, args.limit)
+        a = evaluate(generic, [], paths=photos, classify=False)
+        b = evaluate(tuned, [], paths=photos, classify=False)
+        rows[domain] = {"photos": len(photos), "generic": a.ours, "finetuned": b.ours, "grey": a.grey,
+                        "original_colourfulness": a.original_colourfulness}
+        print(f"{domain:18s} {len(photos):3d} photos  PSNR generic {a.ours['psnr']:.2f}  fine-tuned "
+              f"{b.ours['psnr']:.2f} ({b.ours['psnr'] - a.ours['psnr']:+.2f} dB)  colourfulness "
+              f"{a.ours['colourfulness']:.1f} -> {b.ours['colourfulness']:.1f}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    result = {"domain": args.domain, "minutes": round(minutes, 1), "gan": args.gan, "rows": rows}
+    (RESULTS / f"domain_{args.domain}.json").write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
