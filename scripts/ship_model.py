@@ -43,12 +43,15 @@ def main() -> None:
     p.add_argument("--val", default=str(ROOT.parent / "shared/data/val"))
     p.add_argument("--historical", default=str(ROOT.parent / "shared/data/historical"))
     p.add_argument("--limit", type=int)
+    p.add_argument("--temperatures", default="0.3,0.45,0.6,0.8,1.0", help="grid to choose the default from")
+    p.add_argument("--saturations", default="0.9,1.0,1.05,1.1,1.2")
     args = p.parse_args()
 
     target = PACKAGE_MODELS / args.name
     target.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(Path(args.run) / WEIGHTS_FILE, target / WEIGHTS_FILE)
-    tune(target / WEIGHTS_FILE, [Path(args.val)])
+    tune(target / WEIGHTS_FILE, [Path(args.val)], tuple(float(t) for t in args.temperatures.split(",")),
+         tuple(float(s) for s in args.saturations.split(",")))
     meta = read_metadata(target / WEIGHTS_FILE)
     extra = meta["extra"]
     colouriser = Colouriser.from_pretrained(args.name)

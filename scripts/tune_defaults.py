@@ -13,14 +13,15 @@ from pathlib import Path
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from colouriser.prepare import DEFAULT_SIZE
 from colouriser.training.validate import ValSet, validate
 from colouriser.weights import atomic_write, load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def tune(path: Path, val: list[Path], temperatures: tuple[float, ...] = (0.25, 0.3, 0.38, 0.45, 0.6),
-         saturations: tuple[float, ...] = (1.0, 1.1, 1.2, 1.3)) -> dict:
+def tune(path: Path, val: list[Path], temperatures: tuple[float, ...] = (0.3, 0.45, 0.6, 0.8, 1.0),
+         saturations: tuple[float, ...] = (0.9, 1.0, 1.05, 1.1, 1.2)) -> dict:
     model, meta = load_model(path)
     valset = ValSet.load(val)
     grid = []
@@ -32,7 +33,7 @@ def tune(path: Path, val: list[Path], temperatures: tuple[float, ...] = (0.25, 0
     best = max(grid, key=lambda g: g["score"])
     print(f"chosen: temperature {best['temperature']}, saturation {best['saturation']}")
     extra = meta["extra"]
-    extra["defaults"] = {**extra.get("defaults", {}), "temperature": best["temperature"],
+    extra["defaults"] = {"size": DEFAULT_SIZE, **extra.get("defaults", {}), "temperature": best["temperature"],
                          "saturation": best["saturation"]}
     extra["tuning"] = grid
     with safe_open(str(path), "pt") as f:
@@ -47,8 +48,8 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--model", required=True)
     p.add_argument("--val", nargs="+", default=[str(ROOT.parent / "shared/data/val")])
-    p.add_argument("--temperatures", default="0.25,0.3,0.38,0.45,0.6")
-    p.add_argument("--saturations", default="1.0,1.1,1.2,1.3")
+    p.add_argument("--temperatures", default="0.3,0.45,0.6,0.8,1.0")
+    p.add_argument("--saturations", default="0.9,1.0,1.05,1.1,1.2")
     args = p.parse_args()
     tune(Path(args.model), [Path(v) for v in args.val], tuple(float(t) for t in args.temperatures.split(",")),
          tuple(float(s) for s in args.saturations.split(",")))
