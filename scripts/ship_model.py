@@ -66,7 +66,7 @@ def main() -> None:
     for path in picks:
         rgb = load_image(path).rgb
         pairs.append((path.name, rgb, colouriser.colourise_rgb(rgb)))
-    contact_sheet(pairs, ROOT / "docs" / "historical.png", columns=3, cell=300)
+    contact_sheet(pairs, ROOT / "docs" / "historical.jpg", columns=3, cell=300)
     (target / "evaluation.json").write_text(json.dumps({"val": val, "historical": hist}, indent=1))
 
     cfg = extra["train_config"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import io
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -160,7 +159,5 @@ def contact_sheet(images: list[tuple[str, np.ndarray, np.ndarray]], path: Path, 
             im = Image.fromarray((np.clip(arr, 0, 1) * 255 + 0.5).astype(np.uint8))
             im.thumbnail((cell - 4, cell - 4), Image.Resampling.LANCZOS)
             sheet.paste(im, (c * cell * 2 + j * cell + 2, r * cell + 2))
-    buf = io.BytesIO()
-    sheet.save(buf, "PNG", optimize=True)
-    path.write_bytes(buf.getvalue())
+    sheet.save(path, quality=85, optimize=True)  # format from the suffix
     return path
