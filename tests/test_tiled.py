@@ -73,7 +73,7 @@ def test_banded_render_equals_the_whole_image_render(colouriser: Colouriser, mon
     with torch.inference_mode():
         ab = decode_ab(pred.logits, colouriser.model.centres, colouriser.settings.temperature, pred.work.shape[-2:])
         ab = fit_gamut(pred.work, ab)
-        expected = merge(pred.light, guided_upsample(ab, pred.work, pred.light), 1.0)
+        expected = merge(pred.light, guided_upsample(ab, pred.work, pred.light), colouriser.settings.saturation)
     monkeypatch.setattr(pipeline_module, "row_bands", functools.partial(row_bands, band_pixels=5000))  # many bands
     got = colouriser.render(pred)
     assert got.dtype == np.float32 and got.shape == (203, 311, 3)
