@@ -278,8 +278,10 @@ def test_a_full_queue_answers_503_at_once_and_the_service_carries_on() -> None:
 
 
 def test_a_request_over_the_time_limit_gets_504_and_its_slot_comes_back() -> None:
-    with running_server("--workers", "1", "--queue-size", "0", "--timeout", "0.3") as s:
-        r = httpx.post(f"{s.url}/api/colourise", files={"file": ("a.jpg", grey_photo(2000, 1500))}, timeout=60)
+    # 12 Mpx takes ~0.6 s end to end on a quiet 2-core machine: several times the 0.1 s limit
+    with running_server("--workers", "1", "--queue-size", "0", "--timeout", "0.1") as s:
+        r = httpx.post(f"{s.url}/api/colourise", files={"file": ("a.jpg", grey_photo(4000, 3000, quality=80))},
+                       timeout=60)
         assert r.status_code == 504, r.text
         assert r.json()["error"] == "timeout" and is_sentence(r.json()["detail"])
         assert wait_for(lambda: httpx.get(f"{s.url}/readyz").status_code == 200, timeout=60)
@@ -294,7 +296,7 @@ def test_sigterm_stops_accepting_finishes_in_flight_work_and_exits() -> None:
         s.wait_ready()
         workers = s.children()
         assert len(workers) >= 1
-        photo = grey_photo(4000, 3000, quality=80)  # 12 Mpx: several seconds of work
+        photo = grey_photo(6000, 4000, quality=80)  # 24 Mpx: over a second of work even on a quiet machine
         answer: list[httpx.Response] = []
         sender = threading.Thread(target=lambda: answer.append(
             httpx.post(f"{s.url}/api/colourise", files={"file": ("a.jpg", photo)}, timeout=120)))
@@ -313,7 +315,7 @@ def test_sigterm_stops_accepting_finishes_in_flight_work_and_exits() -> None:
         assert sender.is_alive(), "the photo finished too early to show anything"
         sender.join(120)
         assert answer and answer[0].status_code == 200, answer and answer[0].text
-        assert Image.open(io.BytesIO(answer[0].content)).size == (4000, 3000)
+        assert Image.open(io.BytesIO(answer[0].content)).size == (6000, 4000)
         # uvicorn re-raises the signal once it has shut down cleanly, as supervisors expect: killed by SIGTERM
         assert s.proc.wait(60) in (0, -signal.SIGTERM)
         assert "Application shutdown complete" in s.log and "Finished server process" in s.log
