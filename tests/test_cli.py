@@ -107,3 +107,15 @@ def test_hints_confidence_and_variants_from_the_command_line(inputs: Path, tmp_p
     assert bad.returncode == 2 and "#RRGGBB" in bad.stderr and "Traceback" not in bad.stderr
     outside = run("colourise", str(inputs / "good.jpg"), "-o", str(tmp_path / "o2"), "--hint", "500,80,#c03020")
     assert outside.returncode == 1 and "outside" in outside.stderr
+
+
+def test_train_resumes_from_the_shipped_model_by_name(tmp_path: Path) -> None:
+    data = tmp_path / "photos" / "group"
+    data.mkdir(parents=True)
+    rng = np.random.default_rng(4)
+    for i in range(6):
+        Image.fromarray((synthetic_photo(rng, 80) * 255).astype(np.uint8)).save(data / f"{i}.png")
+    result = run("train", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "run"), "--init", "default",
+                 "--max-steps", "2", "--batch", "2", "--crop", "64")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "pretrained/default/model.safetensors" in result.stdout and "images seen before" in result.stdout

@@ -25,10 +25,12 @@ def _folder_weights(items: list[str]) -> dict[str, float]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .pipeline import resolve_model
     from .training.loop import TrainConfig, Trainer
 
+    init = str(resolve_model(args.init)) if args.init else None  # a model name, folder or file
     cfg = TrainConfig(
-        data=args.data, out=args.out, val=args.val or [], encoder=args.encoder, init=args.init,
+        data=args.data, out=args.out, val=args.val or [], encoder=args.encoder, init=init,
         batch=args.batch, crop=args.crop, lr=args.lr, rebalance_lambda=args.rebalance_lambda,
         schedule_images=args.schedule_images, max_steps=args.max_steps, max_minutes=args.max_minutes,
         val_every=args.val_every, checkpoint_minutes=args.checkpoint_minutes,
@@ -292,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--val", nargs="*", help="folders of validation photos, scored to pick the best checkpoint")
     t.add_argument("--out", required=True, help="run folder: checkpoint.pt, log.csv, model.safetensors")
     t.add_argument("--encoder", default="lite0", choices=["lite0", "lite1", "lite2"])
-    t.add_argument("--init", help="start from this model file instead of ImageNet weights")
+    t.add_argument("--init", help="start from this model (name, folder or .safetensors) instead of ImageNet")
     t.add_argument("--batch", type=int, default=24)
     t.add_argument("--crop", type=int, default=128)
     t.add_argument("--lr", type=float, default=5e-4)
