@@ -21,6 +21,17 @@ _HINTS = {"type": "string", "contentMediaType": "application/json",
                          "or percent; at most 200 hints)",
           "examples": ['[{"x": "40%", "y": "25%", "colour": "#2050c0"}]']}
 
+_SIZE = {"type": "integer", "minimum": 32, "maximum": 1024}
+
+
+def _upload_body(options: dict[str, Any]) -> dict[str, Any]:
+    """A photo as a multipart upload (field ``file`` plus ``options`` as form fields) or as the raw body."""
+    form = {"type": "object", "required": ["file"],
+            "properties": {"file": {"type": "string", "format": "binary", "description": "The photo"}, **options}}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": form},
+                                                          "image/*": _IMAGE, "application/octet-stream": _IMAGE}}}
+
+
 COLOURISE_DOC: dict[str, Any] = {
     "description": (
         "Send a black-and-white (or faded) photo; get it back in colour at full resolution, in the input's format "
@@ -35,31 +46,15 @@ COLOURISE_DOC: dict[str, Any] = {
         "`variant` (1 to 8) returns the n-th alternative colouring instead of the automatic one: the same n gives "
         "the same colouring, and hints apply to it too. `POST /api/confidence` gives the matching confidence map."
     ),
-    "openapi_extra": {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["file"],
-                        "properties": {
-                            "file": {"type": "string", "format": "binary", "description": "The photo"},
-                            "size": {"type": "integer", "minimum": 32, "maximum": 1024},
-                            "saturation": {"type": "number", "minimum": 0, "maximum": 2},
-                            "temperature": {"type": "number", "minimum": 0.05, "maximum": 1},
-                            "format": {"type": "string", "enum": ["jpg", "png", "webp", "tif", "bmp"]},
-                            "hints": _HINTS,
-                            "variant": {"type": "integer", "minimum": 0, "maximum": 8,
-                                        "description": "The n-th alternative colouring; 0: the automatic one"},
-                        },
-                    }
-                },
-                "image/*": _IMAGE,
-                "application/octet-stream": _IMAGE,
-            },
-        },
-    },
+    "openapi_extra": _upload_body({
+        "size": _SIZE,
+        "saturation": {"type": "number", "minimum": 0, "maximum": 2},
+        "temperature": {"type": "number", "minimum": 0.05, "maximum": 1},
+        "format": {"type": "string", "enum": ["jpg", "png", "webp", "tif", "bmp"]},
+        "hints": _HINTS,
+        "variant": {"type": "integer", "minimum": 0, "maximum": 8,
+                    "description": "The n-th alternative colouring; 0: the automatic one"},
+    }),
     "responses": {
         200: {"description": "The colour photo, at the input's size",
               "content": {"image/jpeg": _IMAGE, "image/png": _IMAGE, "image/webp": _IMAGE, "image/tiff": _IMAGE,
@@ -82,26 +77,7 @@ CONFIDENCE_DOC: dict[str, Any] = {
         "its predicted colour distribution, as a viridis heat-map (yellow: sure; purple: a guess). Upload as for "
         "`/api/colourise`; the same errors apply."
     ),
-    "openapi_extra": {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["file"],
-                        "properties": {
-                            "file": {"type": "string", "format": "binary", "description": "The photo"},
-                            "size": {"type": "integer", "minimum": 32, "maximum": 1024},
-                            "hints": _HINTS,
-                        },
-                    }
-                },
-                "image/*": _IMAGE,
-                "application/octet-stream": _IMAGE,
-            },
-        },
-    },
+    "openapi_extra": _upload_body({"size": _SIZE, "hints": _HINTS}),
     "responses": {
         200: {"description": "The confidence heat-map (PNG), at the input's size", "content": {"image/png": _IMAGE}},
         **{k: v for k, v in COLOURISE_DOC["responses"].items() if k != 200},
