@@ -96,6 +96,12 @@ class Settings:
     saturation: float = 1.0
 
 
+def variant_noise(pred: Prediction, index: int, seed: int = 0) -> torch.Tensor:
+    """The smooth noise of alternative colouring ``index`` (1, 2, ...): seeded per variant, so any one of
+    them can be made without the others."""
+    return smooth_noise(pred.logits, torch.Generator().manual_seed(seed * 1_000_003 + index))
+
+
 class Colouriser:
     """A loaded model and its settings; call it on a PIL image to get the colour version back.
 
@@ -205,9 +211,7 @@ class Colouriser:
                  saturation: float | None = None) -> list[np.ndarray]:
         """``count`` different plausible colourings: the distribution sampled with spatially smooth
         Gumbel noise, so that each region takes one colour."""
-        generator = torch.Generator().manual_seed(seed)
-        return [self.render(pred, temperature, saturation, smooth_noise(pred.logits, generator))
-                for _ in range(count)]
+        return [self.render(pred, temperature, saturation, variant_noise(pred, i, seed)) for i in range(1, count + 1)]
 
     def colourise_loaded(self, image: LoadedImage, **options: Any) -> np.ndarray:
         """A loaded photo -> colour sRGB (H, W, 3) float32 in 0..1."""
@@ -230,11 +234,13 @@ class Colouriser:
     def encode_outputs(self, source: Path | bytes, fmt: str | None = None, quality: int = 92,
                        hints: list[Hint] | None = None, confidence: bool = False, variants: int = 0,
                        size: int | None = None, temperature: float | None = None,
-                       saturation: float | None = None, max_pixels: int | None = None) -> list[tuple[str, bytes, str]]:
+                       saturation: float | None = None, max_pixels: int | None = None,
+                       only: str | None = None) -> list[tuple[str, bytes, str]]:
         """Read a photo and colour it: [(name suffix, encoded bytes, format)] for the result (suffix ""),
         its confidence heat-map (".confidence", PNG) and alternative colourings (".variant1", ...).
         The results keep the input's EXIF and ICC and carry provenance. ``max_pixels``: refuse larger photos
-        (default: the loader's limit)."""
+        (default: the loader's limit). ``only``: render and encode just the output with this suffix (what the
+        server needs: one answer per request)."""
         loaded = load_image(source) if max_pixels is None else load_image(source, max_pixels=max_pixels)
         fmt = output_format(loaded.format, fmt)
         keep: dict[str, Any] = {"quality": quality, "exif": loaded.exif, "icc": loaded.icc,
@@ -243,17 +249,23 @@ class Colouriser:
         del loaded  # from here on only the lightness is needed: let the decoded pixels go
         pred = self.predict(pixels, size, hints)
         del pixels
-        rgb = self.render_uint8(pred, temperature, saturation)
-        if not (confidence or variants):
-            del pred  # its full-resolution lightness (4 bytes a pixel) is not needed while encoding
-        outputs = [("", encode_image(rgb, fmt, **keep), fmt)]
-        del rgb
-        if confidence:
+
+        def wanted(suffix: str) -> bool:
+            return only is None or only == suffix
+
+        outputs = []
+        if wanted(""):
+            rgb = self.render_uint8(pred, temperature, saturation)
+            if not (confidence or variants):
+                del pred  # its full-resolution lightness (4 bytes a pixel) is not needed while encoding
+            outputs.append(("", encode_image(rgb, fmt, **keep), fmt))
+            del rgb
+        if confidence and wanted(".confidence"):
             outputs.append((".confidence", encode_image(heatmap(self.confidence(pred)), "PNG"), "PNG"))
-        generator = torch.Generator().manual_seed(0)  # as variants(pred, count, seed=0), one at a time
-        for i in range(1, variants + 1):
-            rgb = self.render_uint8(pred, temperature, saturation, smooth_noise(pred.logits, generator))
-            outputs.append((f".variant{i}", encode_image(rgb, fmt, **keep), fmt))
+        for i in range(1, variants + 1):  # as variants(pred, count, seed=0), one at a time
+            if wanted(f".variant{i}"):
+                rgb = self.render_uint8(pred, temperature, saturation, variant_noise(pred, i, 0))
+                outputs.append((f".variant{i}", encode_image(rgb, fmt, **keep), fmt))
         return outputs
 
     def colourise_file(self, source: Path | bytes, fmt: str | None = None, quality: int = 92,

@@ -81,7 +81,7 @@ def colourise_job(data: bytes, options: dict[str, Any]) -> tuple[Any, ...]:
         outputs = _colouriser.encode_outputs(
             data, options.get("format"), 92, hints=options.get("hints") or None, confidence=want == ".confidence",
             variants=variant, size=options.get("size"), temperature=options.get("temperature"),
-            saturation=options.get("saturation"), max_pixels=options["max_pixels"])
+            saturation=options.get("saturation"), max_pixels=options["max_pixels"], only=want)
         for suffix, out, fmt in outputs:
             if suffix == want:
                 return OK, out, fmt
