@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 
 @pytest.fixture(autouse=True)
@@ -27,3 +30,12 @@ def synthetic_photo(rng: np.random.Generator, size: int = 64) -> np.ndarray:
     img[disc] = [0.9, 0.15, 0.1] if rng.random() < 0.5 else [0.95, 0.85, 0.1]
     img += rng.normal(0, 0.02, img.shape)
     return np.clip(img, 0, 1)
+
+
+def save_photos(folder: Path, count: int, size: int, seed: int, name: str = "{}.png") -> Path:
+    """Write ``count`` synthetic colour photos into ``folder`` (made if needed); returns the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        Image.fromarray((synthetic_photo(rng, size) * 255).astype(np.uint8)).save(folder / name.format(i))
+    return folder

@@ -9,7 +9,7 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from .conftest import synthetic_photo
+from .conftest import save_photos, synthetic_photo
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -110,11 +110,7 @@ def test_hints_confidence_and_variants_from_the_command_line(inputs: Path, tmp_p
 
 
 def test_train_resumes_from_the_shipped_model_by_name(tmp_path: Path) -> None:
-    data = tmp_path / "photos" / "group"
-    data.mkdir(parents=True)
-    rng = np.random.default_rng(4)
-    for i in range(6):
-        Image.fromarray((synthetic_photo(rng, 80) * 255).astype(np.uint8)).save(data / f"{i}.png")
+    save_photos(tmp_path / "photos" / "group", 6, 80, seed=4)
     result = run("train", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "run"), "--init", "default",
                  "--max-steps", "2", "--batch", "2", "--crop", "64")
     assert result.returncode == 0, result.stdout + result.stderr

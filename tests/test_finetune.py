@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from colouriser import Colouriser
 from colouriser.finetune import FinetuneSettings, finetune
@@ -17,16 +16,12 @@ from colouriser.pipeline import installed_models
 from colouriser.training.loop import CHECKPOINT
 from colouriser.weights import WEIGHTS_FILE, read_metadata
 
-from .conftest import synthetic_photo
+from .conftest import save_photos
 
 
 @pytest.fixture(scope="module")
 def collection(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("museum")
-    rng = np.random.default_rng(5)
-    for i in range(60):
-        Image.fromarray((synthetic_photo(rng, 80) * 255).astype(np.uint8)).save(root / f"plate_{i:03d}.jpg")
-    return root
+    return save_photos(tmp_path_factory.mktemp("museum"), 60, 80, seed=5, name="plate_{:03d}.jpg")
 
 
 def test_finetune_writes_a_model_folder_with_card_and_before_after(collection: Path, tmp_path: Path) -> None:

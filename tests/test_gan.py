@@ -1,23 +1,17 @@
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from colouriser.training.critic import PatchCritic, real_ab
 from colouriser.training.loop import CHECKPOINT, TrainConfig, Trainer
 
-from .conftest import synthetic_photo
+from .conftest import save_photos
 
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("gan")
-    rng = np.random.default_rng(2)
-    for i in range(16):
-        Image.fromarray((synthetic_photo(rng, 72) * 255).astype(np.uint8)).save(root / f"{i}.png")
-    return root
+    return save_photos(tmp_path_factory.mktemp("gan"), 16, 72, seed=2)
 
 
 def test_critic_scores_patches_and_real_ab_loses_its_sharpness() -> None:
