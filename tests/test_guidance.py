@@ -7,9 +7,11 @@ import torch
 from skimage.color import lab2rgb, rgb2lab
 
 from colouriser import Colouriser
-from colouriser.hints import Hint, parse_hint, parse_hints_json, rasterise
+from colouriser.bins import in_gamut_bins
+from colouriser.hints import Hint, empty_hints, parse_hint, parse_hints_json, rasterise
 from colouriser.metrics import delta_e
 from colouriser.predict import confidence
+from colouriser.propagate import propagate_hints
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +65,16 @@ def test_a_hint_sets_the_colour_at_its_point_and_keeps_the_lightness(colouriser:
 
 
 def test_confidence_is_low_where_the_distribution_is_flat() -> None:
-    logits = torch.zeros(1, 249, 4, 4)
+    centres = in_gamut_bins()
+    logits = torch.zeros(1, len(centres), 4, 4)
     logits[0, 7, :2] = 30.0  # top half: one sure colour; bottom half: all colours equally likely
-    conf = confidence(logits)
+    spread_out = -((centres - centres[120]) ** 2).sum(1) / (2 * 15.0**2)  # a Gaussian of 15 ab: in between
+    logits[0, :, 2, :2] = spread_out.view(-1, 1)
+    conf = confidence(logits, centres)
     assert conf.shape == (1, 1, 4, 4)
     assert torch.allclose(conf[0, 0, :2], torch.ones(2, 4), atol=1e-3)
-    assert torch.allclose(conf[0, 0, 2:], torch.zeros(2, 4), atol=1e-3)
+    assert torch.allclose(conf[0, 0, 3], torch.zeros(4), atol=1e-3)
+    assert bool((conf[0, 0, 2, :2] > conf[0, 0, 3, :2]).all()) and bool((conf[0, 0, 2, :2] < 1).all())
 
 
 def test_confidence_map_is_full_resolution(colouriser: Colouriser, photo: np.ndarray) -> None:
@@ -86,3 +92,17 @@ def test_variants_differ_and_keep_the_lightness(colouriser: Colouriser, photo: n
         assert np.abs(lab[..., 0] - light).mean() < 1.0
     assert min(delta_e(labs[i], labs[j]) for i, j in ((0, 1), (0, 2), (1, 2))) > 2
     assert np.array_equal(variants[0], colouriser.variants(pred, 1, seed=1)[0])  # seeded
+
+
+def test_a_hint_spreads_over_its_region_but_not_across_an_edge() -> None:
+    ab = torch.zeros(1, 2, 64, 64)
+    light = torch.full((1, 1, 64, 64), 30.0)
+    light[..., 32:, :] = 80.0  # a dark top half and a light bottom half
+    hint_ab, mask = empty_hints(1, 64, 64)
+    hint_ab[0, :, 10:13, 10:13] = torch.tensor([40.0, 20.0]).view(2, 1, 1)
+    mask[..., 10:13, 10:13] = 1
+    out = propagate_hints(ab, light, hint_ab, mask)
+    assert torch.equal(out[0, :, 11, 11], torch.tensor([40.0, 20.0]))  # the hint itself holds exactly
+    assert float(out[0, 0, 20, 30]) > 20  # the same region, 20 px away, takes most of it
+    assert abs(float(out[0, 0, 50, 11])) < 1  # across the lightness edge it does not leak
+    assert torch.equal(propagate_hints(ab, light, *empty_hints(1, 64, 64)), ab)  # no hint: unchanged

@@ -31,8 +31,9 @@ from .load import LoadedImage, load_image, loaded_from_pil
 from .merge import merge_rows
 from .onnx_backend import ONNX_FILE, OnnxNetwork, onnxruntime_available, weights_digest
 from .optimise import configure_threads, for_inference
-from .predict import confidence, decode_ab, fit_gamut, pin_hints, predict_logits, smooth_noise
+from .predict import confidence, decode_ab, fit_gamut, predict_logits, smooth_noise
 from .prepare import DEFAULT_SIZE, lightness, to_working_size
+from .propagate import propagate_hints
 from .save import encode_image, extension, output_format, save_image
 from .tiles import row_bands
 from .upsample import CoefficientRows, guided_coefficients
@@ -185,7 +186,7 @@ class Colouriser:
             logits = pred.logits if noise is None else pred.logits + noise * temperature
             ab_work = decode_ab(logits, self.model.centres, temperature, pred.work.shape[-2:])
             if pred.hint_mask is not None and pred.hint_ab is not None:
-                ab_work = pin_hints(ab_work, pred.work, pred.hint_ab, pred.hint_mask)
+                ab_work = propagate_hints(ab_work, pred.work, pred.hint_ab, pred.hint_mask)
             ab_work = fit_gamut(pred.work, ab_work)
             # Full resolution, a band of rows at a time: coefficients resized, multiply-add, Lab -> sRGB.
             height, width = pred.light.shape[-2:]
@@ -203,7 +204,7 @@ class Colouriser:
     def confidence(self, pred: Prediction) -> np.ndarray:
         """How sure the network is of each pixel's colour, 0..1, at full resolution (H, W)."""
         with torch.inference_mode():
-            conf = confidence(pred.logits)
+            conf = confidence(pred.logits, self.model.centres)
             conf = F.interpolate(conf, size=pred.light.shape[-2:], mode="bilinear", align_corners=False)
             return conf[0, 0].clamp(0, 1).numpy()
 

@@ -47,12 +47,27 @@ def _in_gamut(light: torch.Tensor, ab: torch.Tensor, tol: float = 1e-3) -> torch
 
 
 
-def confidence(logits: torch.Tensor) -> torch.Tensor:
-    """Per pixel, one minus the normalised entropy of the predicted colour distribution: 1 where the
-    network is sure of one colour, 0 where every bin is equally likely. (B, 1, h/4, w/4)."""
-    logp = F.log_softmax(logits, 1)
-    entropy = -(logp.exp() * logp).sum(1, keepdim=True)
-    return 1 - entropy / torch.log(torch.tensor(float(logits.shape[1])))
+SURE_SPREAD = 8.0  # ab units: a distribution this narrow (or narrower) reads as confidence 1
+UNSURE_SPREAD = 40.0  # ab units: this wide (about a third of the ab gamut) or wider reads as confidence 0
+
+
+def colour_spread(logits: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """Per pixel, how far the colour may lie from the predicted mean: the root-mean-square ab distance of
+    the predicted distribution from its mean (B, 1, h/4, w/4), in ab units."""
+    prob = F.softmax(logits.float(), 1)
+    cen = centres.float()
+    mean = torch.einsum("bqhw,qc->bchw", prob, cen)
+    square = torch.einsum("bqhw,q->bhw", prob, (cen**2).sum(1)).unsqueeze(1)
+    return (square - (mean**2).sum(1, keepdim=True)).clamp(min=0).sqrt()
+
+
+def confidence(logits: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """Per pixel, 0..1: 1 where the network's colour distribution is narrow (spread of SURE_SPREAD ab or
+    less), 0 where it is wide (UNSURE_SPREAD or more: every colour is about as likely), linear between.
+    (The spread reads in colour units, and separates ambiguous from clear regions better than the
+    distribution's entropy, whose normalised value stayed between 0.2 and 0.6 on real photos.)"""
+    spread = colour_spread(logits, centres)
+    return (1 - (spread - SURE_SPREAD) / (UNSURE_SPREAD - SURE_SPREAD)).clamp(0, 1)
 
 
 def smooth_noise(logits: torch.Tensor, generator: torch.Generator, cell: int = 8) -> torch.Tensor:
@@ -63,27 +78,3 @@ def smooth_noise(logits: torch.Tensor, generator: torch.Generator, cell: int = 8
     u = torch.rand(b, q, gh, gw, generator=generator).clamp(1e-6, 1 - 1e-6)
     gumbel = -torch.log(-torch.log(u))
     return F.interpolate(gumbel, size=(h, w), mode="bicubic", align_corners=False)
-
-
-def pin_hints(ab: torch.Tensor, light: torch.Tensor, hint_ab: torch.Tensor, mask: torch.Tensor,
-              radius: float = 3.0, tone: float = 10.0) -> torch.Tensor:
-    """Make the colour at each hinted patch the hint's, fading out over ``radius`` pixels and across
-    lightness edges (``tone`` L units), so a user's colour holds where it was placed."""
-    if not bool(mask.any()):
-        return ab
-    ys, xs = torch.nonzero(mask[0, 0], as_tuple=True)
-    h, w = ab.shape[-2:]
-    yy = torch.arange(h, dtype=ab.dtype).view(h, 1)
-    xx = torch.arange(w, dtype=ab.dtype).view(1, w)
-    out = ab.clone()
-    delta = (hint_ab - ab)[0, :, ys, xs]  # 2, K
-    weight_sum = torch.zeros(h, w, dtype=ab.dtype)
-    shift = torch.zeros(2, h, w, dtype=ab.dtype)
-    for k in range(len(ys)):
-        spatial = torch.exp(-((yy - ys[k]) ** 2 + (xx - xs[k]) ** 2) / (2 * radius**2))
-        tonal = torch.exp(-((light[0, 0] - light[0, 0, ys[k], xs[k]]) ** 2) / (2 * tone**2))
-        wk = spatial * tonal
-        shift += delta[:, k].view(2, 1, 1) * wk
-        weight_sum += wk
-    out[0] += shift / weight_sum.clamp(min=1.0)
-    return out
