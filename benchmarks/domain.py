@@ -15,8 +15,10 @@ import json
 import time
 from pathlib import Path
 
+from rich.console import Console
+
 from colouriser.evaluate import evaluate
-from colouriser.finetune import FinetuneSettings, finetune
+from colouriser.finetune import FinetuneSettings, calibrate, finetune
 from colouriser.pipeline import Colouriser
 from colouriser.training.data import find_images, in_holdout
 
@@ -42,13 +44,18 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=100, help="test photos scored per domain")
     p.add_argument("--out", default=str(ROOT / "runs" / "domain"))
     p.add_argument("--gan", action="store_true")
+    p.add_argument("--reuse", action="store_true",
+                   help="score the model already fine-tuned in --out (its defaults chosen again) instead of training")
     args = p.parse_args()
 
     data = Path(args.data)
     out = Path(args.out) / args.domain
     t = time.time()
-    finetune([data / args.domain], None, out,
-             FinetuneSettings(minutes=args.minutes, holdout=args.holdout, gan=args.gan))
+    settings = FinetuneSettings(minutes=args.minutes, holdout=args.holdout, gan=args.gan)
+    if args.reuse:
+        calibrate(out, [data / args.domain], settings, Console())
+    else:
+        finetune([data / args.domain], None, out, settings)
     minutes = (time.time() - t) / 60
     generic, tuned = Colouriser.from_pretrained(), Colouriser.from_pretrained(out)
     rows = {}
@@ -62,7 +69,11 @@ def main() -> None:
               f"{b.ours['psnr']:.2f} ({b.ours['psnr'] - a.ours['psnr']:+.2f} dB)  colourfulness "
               f"{a.ours['colourfulness']:.1f} -> {b.ours['colourfulness']:.1f}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    result = {"domain": args.domain, "minutes": round(minutes, 1), "gan": args.gan, "rows": rows}
+    extra_generic, extra_tuned = generic.meta["extra"], tuned.meta["extra"]
+    result = {"domain": args.domain, "wall_minutes_this_run": round(minutes, 1), "gan": args.gan,
+              "fine_tune_images": extra_tuned["images_seen"] - extra_generic["images_seen"],
+              "fine_tune_cpu_seconds": round(extra_tuned["cpu_seconds"] - extra_generic["cpu_seconds"]),
+              "defaults": extra_tuned["defaults"], "rows": rows}
     (RESULTS / f"domain_{args.domain}.json").write_text(json.dumps(result, indent=1))
 
 

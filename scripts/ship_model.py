@@ -13,12 +13,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tune_defaults import tune  # scripts/ is on sys.path when this runs as a script
 
 from colouriser.evaluate import contact_sheet, evaluate
 from colouriser.load import load_image
 from colouriser.pipeline import PACKAGE_MODELS, Colouriser
 from colouriser.training.data import find_images
+from colouriser.training.tune import tune_defaults
+from colouriser.training.validate import ValSet
 from colouriser.weights import CARD_FILE, WEIGHTS_FILE, read_metadata
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,8 +51,9 @@ def main() -> None:
     target = PACKAGE_MODELS / args.name
     target.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(Path(args.run) / WEIGHTS_FILE, target / WEIGHTS_FILE)
-    tune(target / WEIGHTS_FILE, [Path(args.val)], tuple(float(t) for t in args.temperatures.split(",")),
-         tuple(float(s) for s in args.saturations.split(",")))
+    tune_defaults(target / WEIGHTS_FILE, ValSet.load([Path(args.val)]),
+                  tuple(float(t) for t in args.temperatures.split(",")),
+                  tuple(float(s) for s in args.saturations.split(",")))
     meta = read_metadata(target / WEIGHTS_FILE)
     extra = meta["extra"]
     colouriser = Colouriser.from_pretrained(args.name)

@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
 from colouriser import Colouriser
 from colouriser.finetune import FinetuneSettings, finetune
 from colouriser.pipeline import installed_models
 from colouriser.training.loop import CHECKPOINT
-from colouriser.weights import WEIGHTS_FILE, read_metadata
+from colouriser.weights import WEIGHTS_FILE, interpolate_weights, read_metadata
 
 from .conftest import save_photos
 
@@ -34,7 +35,11 @@ def test_finetune_writes_a_model_folder_with_card_and_before_after(collection: P
     assert {"before", "after"} <= evaluation.keys()
     assert "| fine-tuned |" in (out / "MODEL_CARD.md").read_text()
     base_seen = read_metadata(installed_models()["default"])["extra"]["images_seen"]
-    assert read_metadata(out / WEIGHTS_FILE)["extra"]["images_seen"] > base_seen
+    extra = read_metadata(out / WEIGHTS_FILE)["extra"]
+    assert extra["images_seen"] > base_seen
+    assert extra["weight_interpolation"]["keep"] == settings.keep  # averaged with the base (WiSE-FT)
+    chosen = extra["defaults"]  # temperature and saturation chosen on the held-out photos, from the grid
+    assert chosen["temperature"] in settings.temperatures and chosen["saturation"] in settings.saturations
     model = Colouriser.from_pretrained(out)  # --model DIR
     assert model.colourise_rgb(np.full((32, 32, 3), 0.5)).shape == (32, 32, 3)
     assert "museum-model" in installed_models([str(tmp_path)])
@@ -59,3 +64,24 @@ def test_finetune_resumes_after_being_killed(collection: Path, tmp_path: Path) -
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert f"resumed {out / CHECKPOINT} at step {state['step']:,}" in resumed.stdout
     assert torch.load(out / CHECKPOINT, weights_only=False)["step"] == state["step"] + 3
+
+
+def test_interpolated_weights_lie_between_base_and_fine_tuned(tmp_path: Path) -> None:
+    base = installed_models()["default"]
+    tensors = load_file(str(base))
+    name = next(k for k, v in tensors.items() if v.dtype == torch.float16 and v.numel() > 100)
+    tuned = tmp_path / WEIGHTS_FILE
+    meta = read_metadata(base)
+    metadata = {"arch": meta["arch"], "config": json.dumps(meta["config"]), "extra": json.dumps({"marker": 1})}
+    save_file({**tensors, name: tensors[name] + 1.0}, str(tuned), metadata=metadata)
+    interpolate_weights(base, tuned, keep=0.25)
+    mixed = load_file(str(tuned))
+    assert torch.allclose(mixed[name].float(), tensors[name].float() + 0.25, atol=2e-3)
+    others = [k for k in tensors if k != name]
+    assert all(torch.equal(mixed[k], tensors[k]) for k in others)
+    extra = read_metadata(tuned)["extra"]
+    assert extra["marker"] == 1 and extra["weight_interpolation"]["keep"] == 0.25
+    other = tmp_path / "other.safetensors"
+    save_file({k: v for k, v in tensors.items() if k != name}, str(other), metadata=metadata)
+    with pytest.raises(ValueError, match="same architecture"):
+        interpolate_weights(other, tuned, keep=0.5)

@@ -128,16 +128,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     table = Table(title=f"{report.images} photos from {', '.join(args.data)}{hinted}")
     table.add_column("")
     names = [("psnr", "PSNR dB"), ("colourfulness", "colourfulness"), ("delta_e", "delta E 2000"),
-             ("auc", "AuC ab"), ("grey", "left grey"), ("l_error", "L error")]
+             ("auc", "AuC ab"), ("grey", "left grey"), ("dull", "dull"), ("l_error", "L error")]
     if not report.has_reference:
-        names = [("colourfulness", "colourfulness"), ("grey", "left grey"), ("l_error", "L error")]
+        names = [("colourfulness", "colourfulness"), ("grey", "left grey"), ("dull", "dull"), ("l_error", "L error")]
     for _, label in names:
         table.add_column(label, justify="right")
     extra = report.classifier
     if extra:
         table.add_column("same class", justify="right")
     for who, row in (("colouriser", report.ours), ("grey baseline", report.grey)):
-        cells = [f"{row[k]:.0%}" if k == "grey" else f"{row[k]:.3f}" if k == "auc" else f"{row[k]:.2f}"
+        cells = [f"{row[k]:.0%}" if k in ("grey", "dull") else f"{row[k]:.3f}" if k == "auc" else f"{row[k]:.2f}"
                  for k, _ in names]
         if extra:
             cells.append(f"{extra['ours' if who == 'colouriser' else 'grey']:.1%}")
@@ -194,7 +194,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     settings = FinetuneSettings(minutes=args.minutes, holdout=args.holdout, lr=args.lr, batch=args.batch,
                                 freeze_encoder_steps=args.freeze_steps, patience=args.patience,
                                 checkpoint_minutes=args.checkpoint_minutes, max_steps=args.max_steps,
-                                val_every=args.val_every, crop=args.crop, gan=args.gan)
+                                val_every=args.val_every, crop=args.crop, gan=args.gan,
+                                **({} if args.keep is None else {"keep": args.keep}))
     try:
         result = finetune([Path(d) for d in args.data], args.base, Path(args.out), settings, console)
     except ValueError as exc:
@@ -282,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--max-steps", type=int, help="stop after this many steps")
     f.add_argument("--crop", type=int, help="training crop size (default: the base model's)")
     f.add_argument("--gan", action="store_true", help="NoGAN refinement: critic pretraining, then adversarial")
+    f.add_argument("--keep", type=float, metavar="SHARE",
+                   help="average the fine-tuned weights with the base's, keeping this share of the fine-tuned "
+                        "(WiSE-FT: the model stays good on other photos; 1 = no averaging; default 0.5)")
     f.set_defaults(func=cmd_finetune)
 
     m = sub.add_parser("models", help="list the installed models, or show one's card")

@@ -22,7 +22,7 @@ from .pipeline import Colouriser
 from .prepare import lightness
 from .training.data import find_images
 
-METRICS = ("psnr", "colourfulness", "delta_e", "auc", "grey", "l_error")
+METRICS = ("psnr", "colourfulness", "delta_e", "auc", "grey", "dull", "l_error")
 
 
 @dataclass

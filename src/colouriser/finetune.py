@@ -13,7 +13,9 @@ from .evaluate import Report, evaluate
 from .pipeline import Colouriser, resolve_model
 from .training.data import find_images, in_holdout
 from .training.loop import TrainConfig, Trainer
-from .weights import CARD_FILE, read_metadata
+from .training.tune import tune_defaults
+from .training.validate import ValSet
+from .weights import CARD_FILE, WEIGHTS_FILE, interpolate_weights, read_metadata
 
 
 @dataclass
@@ -30,6 +32,9 @@ class FinetuneSettings:
     max_steps: int | None = None
     crop: int | None = None  # None: the base model's
     gan: bool = False
+    keep: float = 0.5  # the fine-tuned weights' share when averaged with the base's (WiSE-FT); 1: no averaging
+    temperatures: tuple[float, ...] = (0.6, 0.8, 1.0)  # the grid the defaults are chosen from, on the held-out
+    saturations: tuple[float, ...] = (1.0, 1.1, 1.2, 1.3)  # photos (a collection may want bolder colour)
 
 
 def finetune(data: list[Path], base: str | Path | None, out: Path, settings: FinetuneSettings | None = None,
@@ -44,6 +49,8 @@ def finetune(data: list[Path], base: str | Path | None, out: Path, settings: Fin
     base_file = resolve_model(base)
     base_cfg = read_metadata(base_file)["extra"].get("train_config", {})
     lam = s.rebalance_lambda if s.rebalance_lambda is not None else base_cfg.get("rebalance_lambda", 0.7)
+    if not 0 < s.keep <= 1:
+        raise ValueError(f"the share of fine-tuned weights to keep must lie in (0, 1], not {s.keep}")
     held_out = [p for d in data for p in find_images(Path(d)) if in_holdout(p, s.holdout)]
     if len(held_out) < 3:
         raise ValueError(f"only {len(held_out)} photos fall in the {s.holdout:.0%} held-out split: "
@@ -59,6 +66,10 @@ def finetune(data: list[Path], base: str | Path | None, out: Path, settings: Fin
     console.print(f"fine-tuning {base_file} on {len(trainer.photos or [])} photos, "
                   f"{len(held_out)} held out for validation")
     trainer.run()
+    if s.keep < 1 and "weight_interpolation" not in read_metadata(out / WEIGHTS_FILE)["extra"]:
+        console.print(f"averaging the weights: {s.keep:.0%} fine-tuned, {1 - s.keep:.0%} base (WiSE-FT)")
+        interpolate_weights(base_file, out / WEIGHTS_FILE, s.keep)
+    calibrate(out, data, s, console)
     console.print("scoring the base and the fine-tuned model on the held-out photos")
     before = evaluate(Colouriser.from_pretrained(base_file), [], paths=held_out, classify=False)
     after = evaluate(Colouriser.from_pretrained(out), [], paths=held_out, classify=False)
@@ -67,6 +78,16 @@ def finetune(data: list[Path], base: str | Path | None, out: Path, settings: Fin
     (out / "evaluation.json").write_text(json.dumps(result, indent=1))
     (out / CARD_FILE).write_text(card(base_file, data, trainer, before, after, len(held_out)))
     return result
+
+
+def calibrate(out: Path, data: list[Path], settings: FinetuneSettings, console: Console) -> dict[str, Any]:
+    """Choose the fine-tuned model's default temperature and saturation on the held-out photos (a
+    collection of faded street scenes wants other settings than the generic model's)."""
+    console.print("choosing the temperature and saturation on the held-out photos")
+    best = tune_defaults(out / WEIGHTS_FILE, ValSet.load(list(data), holdout=settings.holdout),
+                         settings.temperatures, settings.saturations, log=lambda line: console.print(line, style="dim"))
+    console.print(f"defaults: temperature {best['temperature']}, saturation {best['saturation']}")
+    return best
 
 
 def card(base: Path, data: list[Path], trainer: Trainer, before: Report, after: Report, held_out: int) -> str:

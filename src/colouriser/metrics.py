@@ -6,6 +6,7 @@ import numpy as np
 from skimage.color import deltaE_ciede2000, rgb2lab
 
 GREY_CHROMA = 3.0  # an output whose mean chroma is under this is "left grey"
+DULL_COLOURFULNESS = 15.0  # under this an output is "dull": Hasler & Suesstrunk's "slightly colourful" or less
 
 
 def psnr(output: np.ndarray, target: np.ndarray) -> float:
@@ -42,11 +43,13 @@ def ab_error_auc(lab_out: np.ndarray, lab_ref: np.ndarray, max_threshold: int = 
 def compare(output: np.ndarray, original: np.ndarray) -> dict[str, float]:
     """All per-image numbers of an output against the colour original (both float sRGB 0..1)."""
     lab_out, lab_ref = rgb2lab(output), rgb2lab(original)
+    vivid = colourfulness(output)
     return {
         "psnr": psnr(output, original),
-        "colourfulness": colourfulness(output),
+        "colourfulness": vivid,
         "colourfulness_original": colourfulness(original),
         "delta_e": delta_e(lab_out, lab_ref),
         "auc": ab_error_auc(lab_out, lab_ref),
         "grey": float(mean_chroma(lab_out) < GREY_CHROMA),
+        "dull": float(vivid < DULL_COLOURFULNESS),
     }

@@ -63,3 +63,19 @@ def load_model(path: Path) -> tuple[nn.Module, dict[str, Any]]:
     if missing or unexpected:
         raise ValueError(f"{path} does not match its architecture: missing {missing[:3]}, unexpected {unexpected[:3]}")
     return model.eval(), meta
+
+
+def interpolate_weights(base: Path, tuned: Path, keep: float) -> None:
+    """Rewrite the model file ``tuned`` as ``keep`` x its weights + (1 - ``keep``) x those of ``base`` (the
+    model it was fine-tuned from; same architecture), keeping ``tuned``'s metadata. Averaging the weights
+    of a fine-tuned model with its start keeps most of what fine-tuning gained while losing far less
+    elsewhere (WiSE-FT, Wortsman et al. 2022)."""
+    a, b = load_file(str(base)), load_file(str(tuned))
+    if a.keys() != b.keys() or any(a[k].shape != b[k].shape for k in a):
+        raise ValueError(f"{tuned} and {base} do not have the same architecture")
+    mixed = {k: (keep * b[k].float() + (1 - keep) * a[k].float()).to(b[k].dtype) if b[k].is_floating_point()
+             else b[k] for k in b}
+    meta = read_metadata(tuned)
+    extra = {**meta["extra"], "weight_interpolation": {"base": str(base), "keep": keep}}
+    metadata = {"arch": meta["arch"], "config": json.dumps(meta["config"]), "extra": json.dumps(extra)}
+    atomic_write(tuned, lambda tmp: save_file(mixed, tmp, metadata=metadata))
