@@ -18,8 +18,8 @@ from pathlib import Path
 from rich.console import Console
 
 from colouriser.evaluate import evaluate
-from colouriser.finetune import FinetuneSettings, calibrate, finetune
-from colouriser.pipeline import Colouriser
+from colouriser.finetune import FinetuneSettings, finetune, finish
+from colouriser.pipeline import Colouriser, resolve_model
 from colouriser.training.data import find_images, in_holdout
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +44,7 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=100, help="test photos scored per domain")
     p.add_argument("--out", default=str(ROOT / "runs" / "domain"))
     p.add_argument("--gan", action="store_true")
+    p.add_argument("--keep", type=float, help="share of fine-tuned weights kept (default: finetune's)")
     p.add_argument("--reuse", action="store_true",
                    help="score the model already fine-tuned in --out (its defaults chosen again) instead of training")
     args = p.parse_args()
@@ -51,9 +52,10 @@ def main() -> None:
     data = Path(args.data)
     out = Path(args.out) / args.domain
     t = time.time()
-    settings = FinetuneSettings(minutes=args.minutes, holdout=args.holdout, gan=args.gan)
+    settings = FinetuneSettings(minutes=args.minutes, holdout=args.holdout, gan=args.gan,
+                                **({} if args.keep is None else {"keep": args.keep}))
     if args.reuse:
-        calibrate(out, [data / args.domain], settings, Console())
+        finish(out, resolve_model(None), [data / args.domain], settings, Console())
     else:
         finetune([data / args.domain], None, out, settings)
     minutes = (time.time() - t) / 60
@@ -73,7 +75,7 @@ def main() -> None:
     result = {"domain": args.domain, "wall_minutes_this_run": round(minutes, 1), "gan": args.gan,
               "fine_tune_images": extra_tuned["images_seen"] - extra_generic["images_seen"],
               "fine_tune_cpu_seconds": round(extra_tuned["cpu_seconds"] - extra_generic["cpu_seconds"]),
-              "defaults": extra_tuned["defaults"], "rows": rows}
+              "defaults": extra_tuned["defaults"], "keep": settings.keep, "rows": rows}
     (RESULTS / f"domain_{args.domain}.json").write_text(json.dumps(result, indent=1))
 
 

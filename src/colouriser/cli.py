@@ -285,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--gan", action="store_true", help="NoGAN refinement: critic pretraining, then adversarial")
     f.add_argument("--keep", type=float, metavar="SHARE",
                    help="average the fine-tuned weights with the base's, keeping this share of the fine-tuned "
-                        "(WiSE-FT: the model stays good on other photos; 1 = no averaging; default 0.5)")
+                        "(WiSE-FT: the model stays good on other photos; 1 = no averaging; default 0.6)")
     f.set_defaults(func=cmd_finetune)
 
     m = sub.add_parser("models", help="list the installed models, or show one's card")

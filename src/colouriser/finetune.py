@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from .bins import DEFAULT_TEMPERATURE
 from .evaluate import Report, evaluate
 from .pipeline import Colouriser, resolve_model
 from .training.data import find_images, in_holdout
 from .training.loop import TrainConfig, Trainer
 from .training.tune import tune_defaults
-from .training.validate import ValSet
-from .weights import CARD_FILE, WEIGHTS_FILE, interpolate_weights, read_metadata
+from .training.validate import ValSet, validate
+from .weights import CARD_FILE, WEIGHTS_FILE, interpolate_weights, load_model, read_metadata
 
 
 @dataclass
@@ -32,7 +34,7 @@ class FinetuneSettings:
     max_steps: int | None = None
     crop: int | None = None  # None: the base model's
     gan: bool = False
-    keep: float = 0.5  # the fine-tuned weights' share when averaged with the base's (WiSE-FT); 1: no averaging
+    keep: float = 0.6  # the fine-tuned weights' share when averaged with the base's (WiSE-FT); 1: no averaging
     temperatures: tuple[float, ...] = (0.6, 0.8, 1.0)  # the grid the defaults are chosen from, on the held-out
     saturations: tuple[float, ...] = (1.0, 1.1, 1.2, 1.3)  # photos (a collection may want bolder colour)
 
@@ -66,10 +68,7 @@ def finetune(data: list[Path], base: str | Path | None, out: Path, settings: Fin
     console.print(f"fine-tuning {base_file} on {len(trainer.photos or [])} photos, "
                   f"{len(held_out)} held out for validation")
     trainer.run()
-    if s.keep < 1 and "weight_interpolation" not in read_metadata(out / WEIGHTS_FILE)["extra"]:
-        console.print(f"averaging the weights: {s.keep:.0%} fine-tuned, {1 - s.keep:.0%} base (WiSE-FT)")
-        interpolate_weights(base_file, out / WEIGHTS_FILE, s.keep)
-    calibrate(out, data, s, console)
+    finish(out, base_file, data, s, console)
     console.print("scoring the base and the fine-tuned model on the held-out photos")
     before = evaluate(Colouriser.from_pretrained(base_file), [], paths=held_out, classify=False)
     after = evaluate(Colouriser.from_pretrained(out), [], paths=held_out, classify=False)
@@ -80,12 +79,36 @@ def finetune(data: list[Path], base: str | Path | None, out: Path, settings: Fin
     return result
 
 
-def calibrate(out: Path, data: list[Path], settings: FinetuneSettings, console: Console) -> dict[str, Any]:
-    """Choose the fine-tuned model's default temperature and saturation on the held-out photos (a
-    collection of faded street scenes wants other settings than the generic model's)."""
+def finish(out: Path, base: Path, data: list[Path], settings: FinetuneSettings, console: Console) -> None:
+    """After training: average the best weights with the base's (once), then choose the defaults."""
+    if settings.keep < 1 and "weight_interpolation" not in read_metadata(out / WEIGHTS_FILE)["extra"]:
+        console.print(f"averaging the weights: {settings.keep:.0%} fine-tuned, {1 - settings.keep:.0%} base (WiSE-FT)")
+        interpolate_weights(base, out / WEIGHTS_FILE, settings.keep)
+    calibrate(out, base, data, settings, console)
+
+
+def at_least_as_colourful(floor: float) -> Callable[[dict[str, float]], float]:
+    """The objective for a fine-tuned model's defaults: the PSNR gain over grey, but never at a colourfulness
+    below ``floor`` (the base model's, as a share of the originals', on the same photos): every 0.01 below it
+    costs 0.1 dB, and every output left grey 10 dB per unit share."""
+    def objective(m: dict[str, float]) -> float:
+        return m["psnr_gain"] - 10 * max(0.0, floor - m["colourfulness_ratio"]) - 10 * m["grey_share"]
+    return objective
+
+
+def calibrate(out: Path, base: Path, data: list[Path], settings: FinetuneSettings,
+              console: Console) -> dict[str, Any]:
+    """Choose the fine-tuned model's default temperature and saturation on the held-out photos: the best
+    PSNR at which it is at least as colourful there as the base model at its own defaults."""
     console.print("choosing the temperature and saturation on the held-out photos")
-    best = tune_defaults(out / WEIGHTS_FILE, ValSet.load(list(data), holdout=settings.holdout),
-                         settings.temperatures, settings.saturations, log=lambda line: console.print(line, style="dim"))
+    valset = ValSet.load(list(data), holdout=settings.holdout)
+    base_model, meta = load_model(base)
+    chosen = meta["extra"].get("defaults", {})
+    t, sat = float(chosen.get("temperature", DEFAULT_TEMPERATURE)), float(chosen.get("saturation", 1.0))
+    floor = validate(base_model, valset, (t,), saturation=sat)[t]["colourfulness_ratio"]
+    console.print(f"the base model's colourfulness there: {floor:.0%} of the originals'")
+    best = tune_defaults(out / WEIGHTS_FILE, valset, settings.temperatures, settings.saturations,
+                         log=lambda line: console.print(line, style="dim"), objective=at_least_as_colourful(floor))
     console.print(f"defaults: temperature {best['temperature']}, saturation {best['saturation']}")
     return best
 

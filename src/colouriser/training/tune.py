@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 
 from ..prepare import DEFAULT_SIZE
 from ..weights import atomic_write, load_model
-from .validate import ValSet, validate
+from .validate import ValSet, score, validate
 
 TEMPERATURES = (0.3, 0.45, 0.6, 0.8, 1.0)
 SATURATIONS = (0.9, 1.0, 1.05, 1.1, 1.2)
@@ -21,17 +21,19 @@ SATURATIONS = (0.9, 1.0, 1.05, 1.1, 1.2)
 
 def tune_defaults(path: Path, valset: ValSet, temperatures: tuple[float, ...] = TEMPERATURES,
                   saturations: tuple[float, ...] = SATURATIONS,
-                  log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Score every (temperature, saturation) on ``valset``, write the best into ``path``'s metadata as the
-    model's defaults (and the whole grid as ``tuning``), and return the best grid point."""
+                  log: Callable[[str], None] = print,
+                  objective: Callable[[dict[str, float]], float] = score) -> dict[str, Any]:
+    """Score every (temperature, saturation) on ``valset``, write the best by ``objective`` (default: the
+    validation score) into ``path``'s metadata as the model's defaults (and the whole grid as ``tuning``),
+    and return the best grid point."""
     model, meta = load_model(path)
     grid = []
     for sat in saturations:
         for t, m in validate(model, valset, temperatures, saturation=sat).items():
-            grid.append({"temperature": t, "saturation": sat, **m})
+            grid.append({"temperature": t, "saturation": sat, **m, "objective": objective(m)})
             log(f"T {t:.2f} saturation {sat:.2f}: PSNR {m['psnr']:.2f} (grey {m['psnr_grey']:.2f}) "
-                f"colourfulness {m['colourfulness_ratio']:.0%} grey {m['grey_share']:.0%} score {m['score']:.3f}")
-    best = max(grid, key=lambda g: g["score"])
+                f"colourfulness {m['colourfulness_ratio']:.0%} grey {m['grey_share']:.0%} objective {objective(m):.3f}")
+    best = max(grid, key=lambda g: g["objective"])
     log(f"chosen: temperature {best['temperature']}, saturation {best['saturation']}")
     extra = meta["extra"]
     extra["defaults"] = {"size": DEFAULT_SIZE, **extra.get("defaults", {}), "temperature": best["temperature"],
