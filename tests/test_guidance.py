@@ -106,3 +106,19 @@ def test_a_hint_spreads_over_its_region_but_not_across_an_edge() -> None:
     assert float(out[0, 0, 20, 30]) > 20  # the same region, 20 px away, takes most of it
     assert abs(float(out[0, 0, 50, 11])) < 1  # across the lightness edge it does not leak
     assert torch.equal(propagate_hints(ab, light, *empty_hints(1, 64, 64)), ab)  # no hint: unchanged
+    ab[..., :, 40:] = 20.0  # same lightness, but the network coloured the right side differently
+    out = propagate_hints(ab, light, hint_ab, mask)
+    assert float(out[0, 0, 20, 30]) > 20  # still spreads within its own object
+    assert abs(float(out[0, 0, 20, 50]) - 20.0) < 1  # the other object keeps its colour
+
+
+def test_a_hint_reaches_the_same_tone_and_colour_far_away() -> None:
+    ab = torch.zeros(1, 2, 32, 256)
+    light = torch.full((1, 1, 32, 256), 80.0)
+    light[..., 20:230] = 30.0  # two light patches, far apart, with a dark stretch between them
+    hint_ab, mask = empty_hints(1, 32, 256)
+    hint_ab[0, :, 14:17, 4:7] = torch.tensor([40.0, 20.0]).view(2, 1, 1)
+    mask[..., 14:17, 4:7] = 1
+    out = propagate_hints(ab, light, hint_ab, mask)
+    assert float(out[0, 0, 16, 250]) > 30  # the far patch, of the same tone and colour, takes most of it
+    assert abs(float(out[0, 0, 16, 128])) < 1  # the dark stretch between does not

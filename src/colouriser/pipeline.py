@@ -186,7 +186,9 @@ class Colouriser:
             logits = pred.logits if noise is None else pred.logits + noise * temperature
             ab_work = decode_ab(logits, self.model.centres, temperature, pred.work.shape[-2:])
             if pred.hint_mask is not None and pred.hint_ab is not None:
-                ab_work = propagate_hints(ab_work, pred.work, pred.hint_ab, pred.hint_mask)
+                # The hints are the colours wanted in the output, after the saturation below is applied.
+                wanted = pred.hint_ab / saturation if saturation > 0 else pred.hint_ab
+                ab_work = propagate_hints(ab_work, pred.work, wanted, pred.hint_mask)
             ab_work = fit_gamut(pred.work, ab_work)
             # Full resolution, a band of rows at a time: coefficients resized, multiply-add, Lab -> sRGB.
             height, width = pred.light.shape[-2:]
