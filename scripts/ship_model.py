@@ -37,6 +37,23 @@ def table(report: dict, label: str) -> str:
     return "\n".join(rows)
 
 
+def gan_section(cfg: dict) -> str:
+    """Whether this model went through the NoGAN phase, with benchmarks/gan.py's table when it has run."""
+    table = ROOT / "benchmarks" / "results" / "gan.md"
+    measured = table.read_text() if table.exists() else "(not measured: run `benchmarks/gan.py`)\n"
+    verdict = ("This model went through the GAN phase (`--gan`): it scored better than without it."
+               if cfg.get("gan") else
+               "This model is **not** GAN-refined: the GAN phase (`--gan`) was measured against the same training\n"
+               "without a critic and did not beat it beyond noise, at twice the time per step. See the README.")
+    return f"""## GAN refinement
+`python benchmarks/gan.py` (validation and the 40 historical photos; the first row is the model the GAN phase
+started from, and all rows are at its defaults):
+
+{measured}
+{verdict}
+"""
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--run", required=True)
@@ -117,6 +134,7 @@ walls and anything else whose colour is not implied by what it is).
 colour reference): colourfulness {hist['ours']['colourfulness']:.1f}, left grey {hist['ours']['grey']:.0%},
 L error {hist['ours']['l_error']:.2f}.
 
+{gan_section(cfg)}
 ## Limits
 Trained on about 14,000 modern photos at 128x128 (a third of draws are face crops); it has never seen
 an old photograph in colour. Expect warm, sepia-leaning skin and wood, blue skies, green foliage, and
