@@ -11,7 +11,8 @@ from colouriser import Colouriser
 from colouriser.colour import lab_to_rgb
 from colouriser.load import load_image
 from colouriser.metrics import colourfulness, delta_e
-from colouriser.predict import fit_gamut
+from colouriser.pipeline import Prediction
+from colouriser.predict import CHROMA_FLOOR, MAX_LIFT, fit_gamut, lift_chroma
 from colouriser.save import read_provenance
 from colouriser.upsample import guided_upsample
 
@@ -129,6 +130,43 @@ def test_fit_gamut_brings_every_colour_into_srgb() -> None:
     hue = torch.atan2(ab[:, 1], ab[:, 0])
     kept = fitted.norm(dim=1) > 1
     assert torch.allclose(torch.atan2(fitted[:, 1], fitted[:, 0])[kept], hue[kept], atol=1e-3)
+
+
+def test_a_nearly_grey_colouring_is_lifted_to_the_floor_and_a_colourful_one_is_not() -> None:
+    light = torch.full((1, 1, 16, 16), 50.0)
+    light[..., :4, :] = 99.0  # a white sky, where the gamut allows almost no colour
+    hue = torch.tensor([0.6, -0.8]).view(1, 2, 1, 1)
+    dull = hue * 2.0 * torch.ones(1, 1, 16, 16)
+    lifted = lift_chroma(light, fit_gamut(light, dull))
+    assert float(lifted.norm(dim=1).mean()) == pytest.approx(CHROMA_FLOOR, abs=0.05)  # despite the sky
+    assert torch.allclose(lifted / lifted.norm(dim=1, keepdim=True), hue, atol=1e-3)  # hue kept
+    faint = hue * 0.5 * torch.ones(1, 1, 16, 16)
+    assert torch.allclose(lift_chroma(light, faint), faint * MAX_LIFT)  # a faint guess is not blown up
+    colourful = hue * 20 * torch.ones(1, 1, 16, 16)
+    assert torch.equal(lift_chroma(light, colourful), colourful)
+    zero = torch.zeros(1, 2, 16, 16)
+    assert torch.equal(lift_chroma(light, zero), zero)
+
+
+def test_no_automatic_colouring_comes_back_grey_but_a_grey_hint_is_kept(colouriser: Colouriser) -> None:
+    # A network that is nearly sure of grey: 82% on the (0, 0) bin, 18% on (10, 0): annealed mean a = 1.8.
+    centres = colouriser.model.centres
+    logits = torch.full((1, len(centres), 16, 16), -30.0)
+    logits[:, int(((centres - torch.tensor([0.0, 0.0])).abs().sum(1)).argmin())] = 0.0
+    logits[:, int(((centres - torch.tensor([10.0, 0.0])).abs().sum(1)).argmin())] = float(np.log(0.18 / 0.82))
+    light = torch.linspace(35, 65, 96).view(1, 1, 96, 1).expand(1, 1, 96, 128).contiguous()
+    work = torch.nn.functional.interpolate(light, size=(64, 64), mode="bilinear")
+    pred = Prediction(light, work, logits)
+
+    def chroma(rgb: np.ndarray) -> float:
+        lab = rgb2lab(rgb)
+        return float(np.hypot(lab[..., 1], lab[..., 2]).mean())
+
+    assert chroma(colouriser.render(pred, temperature=1.0, saturation=1.0)) >= 3.0  # lifted from 1.8
+    hint_ab, hint_mask = torch.zeros(1, 2, 64, 64), torch.zeros(1, 1, 64, 64)
+    hint_mask[..., 30:33, 30:33] = 1  # the user says: grey here
+    hinted = Prediction(light, work, logits, hint_ab, hint_mask)
+    assert chroma(colouriser.render(hinted, temperature=1.0, saturation=1.0)) < 2.0  # not lifted
 
 
 def test_unknown_model_is_a_clear_error() -> None:

@@ -31,7 +31,7 @@ from .load import LoadedImage, load_image, loaded_from_pil
 from .merge import merge_rows
 from .onnx_backend import ONNX_FILE, OnnxNetwork, onnxruntime_available, weights_digest
 from .optimise import configure_threads, for_inference
-from .predict import confidence, decode_ab, fit_gamut, predict_logits, smooth_noise
+from .predict import confidence, decode_ab, fit_gamut, lift_chroma, predict_logits, smooth_noise
 from .prepare import DEFAULT_SIZE, lightness, to_working_size
 from .propagate import propagate_hints
 from .save import encode_image, extension, output_format, save_image
@@ -190,6 +190,8 @@ class Colouriser:
                 wanted = pred.hint_ab / saturation if saturation > 0 else pred.hint_ab
                 ab_work = propagate_hints(ab_work, pred.work, wanted, pred.hint_mask)
             ab_work = fit_gamut(pred.work, ab_work)
+            if pred.hint_mask is None:  # automatic: never hand back a grey-looking colouring (hints stay as given)
+                ab_work = lift_chroma(pred.work, ab_work)
             # Full resolution, a band of rows at a time: coefficients resized, multiply-add, Lab -> sRGB.
             height, width = pred.light.shape[-2:]
             coef = CoefficientRows(guided_coefficients(ab_work, pred.work), height, width)

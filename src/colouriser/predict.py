@@ -23,6 +23,29 @@ def decode_ab(logits: torch.Tensor, centres: torch.Tensor, temperature: float, s
     return F.interpolate(ab, size=size, mode="bilinear", align_corners=False)
 
 
+CHROMA_FLOOR = 3.3  # mean ab chroma an automatic colouring is lifted to (evaluation calls under 3 "left grey")
+MAX_LIFT = 2.0  # never scale the colour more than this: near-zero colour is a guess too weak to amplify
+
+
+def lift_chroma(light: torch.Tensor, ab: torch.Tensor, floor: float = CHROMA_FLOOR,
+                max_lift: float = MAX_LIFT, rounds: int = 4) -> torch.Tensor:
+    """Scale a nearly grey, in-gamut colouring up to a mean chroma of ``floor`` (hue kept, at most
+    ``max_lift`` times), keeping it in gamut.
+
+    The annealed mean of a wide distribution averages colours out, and the gamut takes chroma from white
+    skies and black shadows: overcast street scenes came back with a mean chroma under 3, which looks
+    like a grey photo handed back. A colouring already above the floor is untouched. A few rounds, because
+    the gamut takes part of each round's lift back."""
+    scale, lifted = 1.0, ab
+    for _ in range(rounds):
+        reached = float(lifted.norm(dim=1).mean())
+        if reached >= floor * 0.995 or scale >= max_lift:
+            break
+        scale = min(max_lift, scale * floor / max(reached, 1e-6))
+        lifted = fit_gamut(light, ab * scale)
+    return lifted
+
+
 def fit_gamut(light: torch.Tensor, ab: torch.Tensor, steps: int = 6) -> torch.Tensor:
     """Shrink each pixel's chroma (hue kept) until L+ab is a displayable sRGB colour.
 
