@@ -49,7 +49,7 @@ def main() -> None:
         val = evaluate(colouriser, [Path(args.val)], classify=False)
         old = evaluate(colouriser, [Path(args.historical)], classify=False)
         extra = colouriser.meta["extra"]
-        rows[label] = {"model": str(model), "images_seen": extra.get("images_seen"),
+        rows[label] = {"model": str(model), "images_seen": extra.get("images_seen", 0),
                        "settings": same, "val": val.ours, "val_grey": val.grey,
                        "val_original_colourfulness": val.original_colourfulness, "historical": old.ours}
         print(f"{label:34s} val PSNR {val.ours['psnr']:.2f} (grey {val.grey['psnr']:.2f})  colourfulness "

@@ -39,9 +39,9 @@ def table(report: dict, label: str) -> str:
 
 def gan_section(cfg: dict) -> str:
     """Whether this model went through the NoGAN phase, with benchmarks/gan.py's table when it has run."""
-    table = ROOT / "benchmarks" / "results" / "gan.md"
-    measured = table.read_text() if table.exists() else "(not measured: run `benchmarks/gan.py`)\n"
-    verdict = ("This model went through the GAN phase (`--gan`): it scored better than without it."
+    gan_md = ROOT / "benchmarks" / "results" / "gan.md"
+    measured = gan_md.read_text() if gan_md.exists() else "(not measured: run `benchmarks/gan.py`)\n"
+    verdict = ("This model went through the GAN phase (`--gan`); the table is the measurement it was shipped on."
                if cfg.get("gan") else
                "This model is **not** GAN-refined: the GAN phase (`--gan`) was measured against the same training\n"
                "without a critic and did not beat it beyond noise, at twice the time per step. See the README.")

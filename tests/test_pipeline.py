@@ -148,7 +148,7 @@ def test_a_nearly_grey_colouring_is_lifted_to_the_floor_and_a_colourful_one_is_n
     assert torch.equal(lift_chroma(light, zero), zero)
 
 
-def test_no_automatic_colouring_comes_back_grey_but_a_grey_hint_is_kept(colouriser: Colouriser) -> None:
+def test_no_automatic_colouring_comes_back_grey_but_a_faint_hint_is_kept(colouriser: Colouriser) -> None:
     # A network that is nearly sure of grey: 82% on the (0, 0) bin, 18% on (10, 0): annealed mean a = 1.8.
     centres = colouriser.model.centres
     logits = torch.full((1, len(centres), 16, 16), -30.0)
@@ -164,9 +164,10 @@ def test_no_automatic_colouring_comes_back_grey_but_a_grey_hint_is_kept(colouris
 
     assert chroma(colouriser.render(pred, temperature=1.0, saturation=1.0)) >= 3.0  # lifted from 1.8
     hint_ab, hint_mask = torch.zeros(1, 2, 64, 64), torch.zeros(1, 1, 64, 64)
-    hint_mask[..., 30:33, 30:33] = 1  # the user says: grey here
+    hint_ab[:, 0, 30:33, 30:33] = 1.8  # the user says: this faint colour, here
+    hint_mask[..., 30:33, 30:33] = 1
     hinted = Prediction(light, work, logits, hint_ab, hint_mask)
-    assert chroma(colouriser.render(hinted, temperature=1.0, saturation=1.0)) < 2.0  # not lifted
+    assert chroma(colouriser.render(hinted, temperature=1.0, saturation=1.0)) < 2.5  # kept, not lifted
 
 
 def test_unknown_model_is_a_clear_error() -> None:

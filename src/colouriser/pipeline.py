@@ -186,12 +186,12 @@ class Colouriser:
             logits = pred.logits if noise is None else pred.logits + noise * temperature
             ab_work = decode_ab(logits, self.model.centres, temperature, pred.work.shape[-2:])
             if pred.hint_mask is not None and pred.hint_ab is not None:
-                # The hints are the colours wanted in the output, after the saturation below is applied.
+                # The hints are the colours wanted in the output, after the saturation below is applied (below
+                # 1, a hint divided by it may leave the gamut and be pulled short of the hint by fit_gamut).
                 wanted = pred.hint_ab / saturation if saturation > 0 else pred.hint_ab
-                ab_work = propagate_hints(ab_work, pred.work, wanted, pred.hint_mask)
-            ab_work = fit_gamut(pred.work, ab_work)
-            if pred.hint_mask is None:  # automatic: never hand back a grey-looking colouring (hints stay as given)
-                ab_work = lift_chroma(pred.work, ab_work)
+                ab_work = fit_gamut(pred.work, propagate_hints(ab_work, pred.work, wanted, pred.hint_mask))
+            else:  # automatic: never hand back a grey-looking colouring (the user's hints stay as given)
+                ab_work = lift_chroma(pred.work, fit_gamut(pred.work, ab_work))
             # Full resolution, a band of rows at a time: coefficients resized, multiply-add, Lab -> sRGB.
             height, width = pred.light.shape[-2:]
             coef = CoefficientRows(guided_coefficients(ab_work, pred.work), height, width)

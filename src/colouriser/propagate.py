@@ -4,15 +4,14 @@ The network takes hints as input and already recolours around them, but at this 
 propagates a hint only a little way. So after decoding, each hint's correction (its ab minus the ab the
 network predicted there) is spread, as in Levin et al. 2004's colourisation by optimisation, to the
 pixels that are near it, of similar lightness, and that the network coloured alike (which tends to mean
-the same object), fading out where no hint is similar. A weak term without distance carries a hint to
-the same tone and colour elsewhere in the photo (the other sleeve, the rest of the sky). At the hinted
-pixels the colour is the hint's.
+the same object), fading out where no hint is similar. At the hinted pixels the colour is the hint's.
 
-The constants were chosen on the validation photos (``benchmarks/guidance.py``, 10 sampled hints): each
-of its two halves gained about 0.2 dB over session 2's guesses (reach 0.3, tone 10, colour 10,
-confidence 0.3, no far term), so they are not fitted to one half's noise. Wider lightness sigmas (20)
-and a smaller confidence scored up to 0.07 dB more there but let a lone hint leak across a strong
-lightness edge (a dark coat taking the colour meant for a bright wall), which the tests forbid.
+The constants were chosen on the validation photos (``benchmarks/hint_propagation.py``, 10 sampled
+hints): each of its two halves gained about 0.2 dB over the first guesses (tone 10, colour 10,
+confidence 0.3). A wider lightness sigma (20) scored up to 0.07 dB more but let a lone hint leak across
+a strong lightness edge (a dark coat taking the colour meant for a bright wall), which the tests forbid;
+a term without distance (the same tone and colour anywhere in the photo) added 0.01 dB and let one hint
+recolour every similar grey of a dull photo, so it was left out.
 
 Written here rather than taken from a library: it is a normalised, cross-bilateral sum over a handful of
 hint pixels (a few lines of tensor code), which no imaging library offers for sparse points.
@@ -25,13 +24,12 @@ import torch
 REACH = 0.3  # spatial sigma, as a share of the working image's longer side
 TONE = 12.0  # lightness sigma, L units
 COLOUR = 5.0  # sigma of the predicted colour's difference, ab units
-FAR = 0.1  # weight of the same tone and colour anywhere in the photo, beside the nearby term
 CONFIDENCE = 0.05  # total hint weight at which half of a hint's correction applies
 CHUNK = 32  # hint pixels weighed at once (bounds memory at large working sizes)
 
 
 def propagate_hints(ab: torch.Tensor, light: torch.Tensor, hint_ab: torch.Tensor, mask: torch.Tensor,
-                    reach: float = REACH, tone: float = TONE, colour: float = COLOUR, far: float = FAR,
+                    reach: float = REACH, tone: float = TONE, colour: float = COLOUR,
                     confidence: float = CONFIDENCE) -> torch.Tensor:
     """ab (1, 2, h, w) decoded at the working size, lightness (1, 1, h, w) 0..100, hints as rasterised
     (ab map and mask at the working size) -> ab with every hint's correction spread over its region."""
@@ -48,10 +46,10 @@ def propagate_hints(ab: torch.Tensor, light: torch.Tensor, hint_ab: torch.Tensor
     shift = torch.zeros(2, h, w, dtype=ab.dtype)
     for start in range(0, len(ys), CHUNK):
         y, x = ys[start:start + CHUNK], xs[start:start + CHUNK]
-        near = -((yy - y.view(-1, 1, 1)) ** 2 + (xx - x.view(-1, 1, 1)) ** 2) / (2 * sigma**2)
-        alike = -(lum - lum[y, x].view(-1, 1, 1)) ** 2 / (2 * tone**2)
-        alike = alike - ((pred.unsqueeze(1) - pred[:, y, x].view(2, -1, 1, 1)) ** 2).sum(0) / (2 * colour**2)
-        weight = (near + alike).exp() + far * alike.exp()  # (k, h, w)
+        log_w = -((yy - y.view(-1, 1, 1)) ** 2 + (xx - x.view(-1, 1, 1)) ** 2) / (2 * sigma**2)
+        log_w = log_w - (lum - lum[y, x].view(-1, 1, 1)) ** 2 / (2 * tone**2)
+        log_w = log_w - ((pred.unsqueeze(1) - pred[:, y, x].view(2, -1, 1, 1)) ** 2).sum(0) / (2 * colour**2)
+        weight = log_w.exp()  # (k, h, w)
         total += weight.sum(0)
         shift += torch.einsum("ck,khw->chw", delta[:, start:start + CHUNK], weight)
     out = ab + (shift / (total + confidence)).unsqueeze(0)
