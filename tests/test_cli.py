@@ -80,17 +80,20 @@ def test_evaluate_reports_against_the_grey_baseline(tmp_path: Path) -> None:
     for i in range(3):
         Image.fromarray((synthetic_photo(rng, 96) * 255).astype(np.uint8)).save(data / f"{i}.png")
     Image.fromarray(skimage.data.coffee()).save(data / "coffee.jpg")
+    ramp = np.linspace(60, 200, 96, dtype=np.float32)[:, None, None] + np.array([0.0, 2.0, 12.0])  # a faint blue
+    Image.fromarray(np.broadcast_to(ramp, (96, 96, 3)).astype(np.uint8)).save(data / "dull.png")
     report_file = tmp_path / "report.json"
     result = run("evaluate", "--data", str(data), "--json", str(report_file), "--sheet", str(tmp_path / "sheet"))
     assert result.returncode == 0, result.stderr
     assert "grey baseline" in result.stdout and "PSNR" in result.stdout and "same class" in result.stdout
     report = json.loads(report_file.read_text())
-    assert report["images"] == 4
+    assert report["images"] == 5
     assert report["grey"]["colourfulness"] < 1 < report["ours"]["colourfulness"]
     assert report["grey"]["grey"] == 1.0 and report["grey"]["dull"] == 1.0
+    assert report["original_dull"] == 0.2  # only the faint blue ramp is a dull original
     assert 0 <= report["classifier"]["ours"] <= 1
     assert report["ours"]["l_error"] < 1.0
-    assert (tmp_path / "sheet" / "index.html").read_text().count("<img") == 12
+    assert (tmp_path / "sheet" / "index.html").read_text().count("<img") == 15
 
 
 def test_hints_confidence_and_variants_from_the_command_line(inputs: Path, tmp_path: Path) -> None:

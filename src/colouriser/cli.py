@@ -143,8 +143,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             cells.append(f"{extra['ours' if who == 'colouriser' else 'grey']:.1%}")
         table.add_row(who, *cells)
     if report.has_reference:
-        table.add_row("originals", *["" if k != "colourfulness" else f"{report.original_colourfulness:.2f}"
-                                     for k, _ in names], *([""] if extra else []))
+        originals = {"colourfulness": f"{report.original_colourfulness:.2f}", "dull": f"{report.original_dull:.0%}"}
+        table.add_row("originals", *[originals.get(k, "") for k, _ in names], *([""] if extra else []))
     console.print(table)
     if args.hints:
         console.print(f"mean ab error at the hinted points: {report.hint_ab_error:.2f}")

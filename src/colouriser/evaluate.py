@@ -31,6 +31,7 @@ class Report:
     ours: dict[str, float] = field(default_factory=dict)
     grey: dict[str, float] = field(default_factory=dict)
     original_colourfulness: float = 0.0
+    original_dull: float = 0.0  # share of the originals themselves under the "dull" line
     has_reference: bool = True
     classifier: dict[str, float] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
@@ -120,6 +121,7 @@ def evaluate(colouriser: Colouriser, folders: Iterable[Path], limit: int | None 
     report.grey = {k: float(np.mean([r[k] for r in rows_grey])) for k in METRICS}
     report.hint_ab_error = float(np.mean(hint_errors)) if hint_errors else 0.0
     report.original_colourfulness = float(np.mean([r["colourfulness_original"] for r in rows_ours]))
+    report.original_dull = float(np.mean([r["dull_original"] for r in rows_ours]))
     # Photos that are grey already (historical scans) have no colour to compare with.
     report.has_reference = report.original_colourfulness > 2 * GREY_CHROMA
     if classifier is not None and report.has_reference:

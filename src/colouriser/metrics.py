@@ -43,13 +43,14 @@ def ab_error_auc(lab_out: np.ndarray, lab_ref: np.ndarray, max_threshold: int = 
 def compare(output: np.ndarray, original: np.ndarray) -> dict[str, float]:
     """All per-image numbers of an output against the colour original (both float sRGB 0..1)."""
     lab_out, lab_ref = rgb2lab(output), rgb2lab(original)
-    vivid = colourfulness(output)
+    vivid, vivid_original = colourfulness(output), colourfulness(original)
     return {
         "psnr": psnr(output, original),
         "colourfulness": vivid,
-        "colourfulness_original": colourfulness(original),
+        "colourfulness_original": vivid_original,
         "delta_e": delta_e(lab_out, lab_ref),
         "auc": ab_error_auc(lab_out, lab_ref),
         "grey": float(mean_chroma(lab_out) < GREY_CHROMA),
         "dull": float(vivid < DULL_COLOURFULNESS),
+        "dull_original": float(vivid_original < DULL_COLOURFULNESS),
     }
