@@ -57,6 +57,9 @@ started from, and all rows are at its defaults):
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--run", required=True)
+    p.add_argument("--weights", default=WEIGHTS_FILE,
+                   help="which weights of the run: its best by validation (default) or e.g. an export of the last")
+    p.add_argument("--note", default="", help="a paragraph for the card's training section (the model's history)")
     p.add_argument("--name", default="default")
     p.add_argument("--val", default=str(ROOT.parent / "shared/data/val"))
     p.add_argument("--historical", default=str(ROOT.parent / "shared/data/historical"))
@@ -67,7 +70,7 @@ def main() -> None:
 
     target = PACKAGE_MODELS / args.name
     target.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(Path(args.run) / WEIGHTS_FILE, target / WEIGHTS_FILE)
+    shutil.copyfile(Path(args.run) / args.weights, target / WEIGHTS_FILE)
     tune_defaults(target / WEIGHTS_FILE, ValSet.load([Path(args.val)]),
                   tuple(float(t) for t in args.temperatures.split(",")),
                   tuple(float(s) for s in args.saturations.split(",")))
@@ -92,6 +95,9 @@ def main() -> None:
     groups = sum(1 for d in cfg["data"] for sub in Path(d).iterdir() if sub.is_dir()) if Path(cfg["data"][0]).exists() \
         else "several"
     hours = extra["cpu_seconds"] / 3600
+    picked = ("Checkpoint picked by validation score (PSNR gain over grey, penalised outside 85-115% of the "
+              "originals'\n  colourfulness and for outputs left grey)" if extra.get("validation") else
+              "The run's last weights (its learning rate decayed to zero), not picked by the validation score")
     size_mb = (target / WEIGHTS_FILE).stat().st_size / 1e6
     card = f"""# colouriser model `{args.name}`
 
@@ -116,11 +122,11 @@ walls and anything else whose colour is not implied by what it is).
   {cfg['schedule_images']:,} images, EMA of weights (decay {cfg['ema_decay']}).
 - Steps: {extra['steps']:,}; images seen: {extra['images_seen']:,}; CPU time: {extra['cpu_seconds']:,} s
   ({hours:.1f} CPU-hours on a 2-core machine, no GPU).
-- Checkpoint picked by validation score (PSNR gain over grey, penalised outside 85-115% of the originals'
-  colourfulness and for outputs left grey); working
+- {picked}; working
   size {extra['defaults']['size']}; then the default temperature ({extra['defaults']['temperature']}) and
   saturation ({extra['defaults'].get('saturation', 1.0)}) were chosen by the same score over a grid
-  (`scripts/tune_defaults.py`).
+  (`scripts/tune_defaults.py`: temperatures {args.temperatures}, saturations {args.saturations}).
+{args.note}
 
 ## Quality at the default settings
 `colouriser evaluate --data ../shared/data/val` ({val['images']} photos, {val_seconds:.0f} s including the classifier):
