@@ -183,7 +183,10 @@ class Colouriser:
         temperature = s.temperature if temperature is None else temperature
         saturation = s.saturation if saturation is None else saturation
         with torch.inference_mode():
-            logits = pred.logits if noise is None else pred.logits + noise * temperature
+            # Variants: Gumbel noise on the logits samples the network's own distribution (temperature 1);
+            # the annealed mean below then sharpens each sample, so a lower temperature gives more decided
+            # variants rather than, as noise scaled by the temperature did, fewer distinct ones.
+            logits = pred.logits if noise is None else pred.logits + noise
             ab_work = decode_ab(logits, self.model.centres, temperature, pred.work.shape[-2:])
             if pred.hint_mask is not None and pred.hint_ab is not None:
                 # The hints are the colours wanted in the output, after the saturation below is applied (below
