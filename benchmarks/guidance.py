@@ -24,7 +24,7 @@ from colouriser.hints import sample_hints
 from colouriser.load import load_image
 from colouriser.metrics import delta_e, psnr
 from colouriser.pipeline import Colouriser
-from colouriser.training.data import find_images
+from colouriser.training.data import evenly_spaced, find_images
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,7 +39,7 @@ def main() -> None:
     args = p.parse_args()
     colouriser = Colouriser.from_pretrained()
     paths = find_images(Path(args.data))
-    paths = [paths[i] for i in np.linspace(0, len(paths) - 1, min(args.limit, len(paths))).round().astype(int)]
+    paths = evenly_spaced(paths, args.limit)
     rows = []
     sheet = []
     for i, path in enumerate(paths):

@@ -22,7 +22,7 @@ from colouriser.hints import sample_hints
 from colouriser.load import load_image
 from colouriser.metrics import psnr
 from colouriser.propagate import propagate_hints
-from colouriser.training.data import find_images
+from colouriser.training.data import evenly_spaced, find_images
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,7 +36,7 @@ def main() -> None:
     args = p.parse_args()
     colouriser = pipeline.Colouriser.from_pretrained()
     paths = find_images(Path(args.data))
-    paths = [paths[i] for i in np.linspace(0, len(paths) - 1, min(args.limit, len(paths))).round().astype(int)]
+    paths = evenly_spaced(paths, args.limit)
     cache = []
     for i, path in enumerate(paths):  # the same photos and hints (seed = index) as benchmarks/guidance.py
         rgb = load_image(path).rgb

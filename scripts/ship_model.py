@@ -12,12 +12,11 @@ import shutil
 import time
 from pathlib import Path
 
-import numpy as np
-
 from colouriser.evaluate import contact_sheet, evaluate
 from colouriser.load import load_image
 from colouriser.pipeline import PACKAGE_MODELS, Colouriser
-from colouriser.training.data import find_images
+from colouriser.training.data import evenly_spaced, find_images
+from colouriser.training.loop import TrainConfig, Trainer
 from colouriser.training.tune import tune_defaults
 from colouriser.training.validate import ValSet
 from colouriser.weights import CARD_FILE, WEIGHTS_FILE, read_metadata
@@ -58,7 +57,8 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--run", required=True)
     p.add_argument("--weights", default=WEIGHTS_FILE,
-                   help="which weights of the run: its best by validation (default) or e.g. an export of the last")
+                   help="which weights of the run: its best by validation (default), or 'last': the EMA weights "
+                        "of its checkpoint, for a run whose learning rate decayed to zero")
     p.add_argument("--note", default="", help="a paragraph for the card's training section (the model's history)")
     p.add_argument("--name", default="default")
     p.add_argument("--val", default=str(ROOT.parent / "shared/data/val"))
@@ -70,7 +70,10 @@ def main() -> None:
 
     target = PACKAGE_MODELS / args.name
     target.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(Path(args.run) / args.weights, target / WEIGHTS_FILE)
+    if args.weights == "last":  # resuming the run's checkpoint gives its trainer, which exports like training
+        Trainer(TrainConfig(data=[], out=args.run)).export(target / WEIGHTS_FILE)
+    else:
+        shutil.copyfile(Path(args.run) / args.weights, target / WEIGHTS_FILE)
     tune_defaults(target / WEIGHTS_FILE, ValSet.load([Path(args.val)]),
                   tuple(float(t) for t in args.temperatures.split(",")),
                   tuple(float(s) for s in args.saturations.split(",")))
@@ -83,7 +86,7 @@ def main() -> None:
     val_seconds = time.time() - t
     hist = evaluate(colouriser, [Path(args.historical)], classify=False).as_dict()
     photos = find_images(Path(args.historical))
-    picks = [photos[i] for i in np.linspace(0, len(photos) - 1, 12).round().astype(int)]
+    picks = evenly_spaced(photos, 12)
     pairs = []
     for path in picks:
         rgb = load_image(path).rgb

@@ -26,6 +26,11 @@ def find_images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
+def evenly_spaced(paths: list[Path], count: int) -> list[Path]:
+    """At most ``count`` of ``paths``, spread evenly from the first to the last (a fixed, fair subset)."""
+    return [paths[i] for i in np.linspace(0, len(paths) - 1, min(count, len(paths))).round().astype(int)]
+
+
 def group_folders(roots: list[Path]) -> dict[str, list[Path]]:
     """Each immediate subfolder of a data root is a group; photos lying in a root form one more."""
     groups: dict[str, list[Path]] = {}
