@@ -82,3 +82,28 @@ def test_training_can_start_from_a_shipped_model_file(photo_dirs: tuple[Path, Pa
             assert torch.allclose(fine.model.state_dict()[k], v), k
     fine.run()
     assert read_metadata(tmp_path / "b" / WEIGHTS_FILE)["extra"]["images_seen"] == 24 + 5 * 8
+
+
+def test_checkpoints_are_compared_at_matched_colourfulness() -> None:
+    """A duller rendering of the same model must neither win nor lose the checkpoint score: it is measured at
+    the saturation that brings the outputs to the same share of the originals' colourfulness."""
+    import skimage.data
+
+    from colouriser.pipeline import resolve_model
+    from colouriser.training.validate import MATCH_COLOURFULNESS, ValSet, validate
+
+    model, _ = load_model(resolve_model(None))
+    images = []
+    for name in ("astronaut", "coffee", "chelsea"):
+        im = Image.fromarray(getattr(skimage.data, name)())
+        im.thumbnail((96, 96))
+        images.append(torch.from_numpy(np.asarray(im, dtype=np.float32) / 255).permute(2, 0, 1)[None])
+    valset = ValSet(images)
+    full = validate(model, valset, (0.6,), saturation=1.0, matched=True)[0.6]
+    dull = validate(model, valset, (0.6,), saturation=0.6, matched=True)[0.6]
+    assert dull["colourfulness_ratio"] < 0.75 * full["colourfulness_ratio"]  # plainly duller at its own saturation
+    for m in (full, dull):
+        assert m["colourfulness_ratio_matched"] == pytest.approx(MATCH_COLOURFULNESS, abs=0.01)
+        assert m["checkpoint_score"] == pytest.approx(m["psnr_gain_matched"] - 10 * m["grey_share_matched"])
+    assert dull["saturation_matched"] == pytest.approx(full["saturation_matched"], rel=0.05)  # about the same output
+    assert dull["checkpoint_score"] == pytest.approx(full["checkpoint_score"], abs=0.02)

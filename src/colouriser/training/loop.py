@@ -200,7 +200,8 @@ class Trainer:
 
     def model_extra(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
         metrics = metrics or {}
-        defaults = {"size": DEFAULT_SIZE, "temperature": metrics.get("temperature", DEFAULT_TEMPERATURE)}
+        defaults = {"size": DEFAULT_SIZE, "temperature": metrics.get("temperature", DEFAULT_TEMPERATURE),
+                    "saturation": round(float(metrics.get("saturation", 1.0)), 2)}
         return {
             "defaults": defaults,
             "images_seen": self.seen, "steps": self.step, "cpu_seconds": round(self.cpu_seconds),
@@ -347,23 +348,26 @@ class Trainer:
             module.train(not frozen)  # and their batch-norm statistics stay put
 
     def _validate(self, valset: ValSet, writer: Any) -> None:
-        results = validate(self.ema.module, valset)
-        t, m = max(results.items(), key=lambda kv: kv[1]["score"])
-        self.console.print(f"validation at step {self.step:,}: best temperature {t}: PSNR {m['psnr']:.2f} "
-                           f"(grey {m['psnr_grey']:.2f}), colourfulness {m['colourfulness_ratio']:.0%} "
-                           f"of originals, {m['grey_share']:.0%} left grey, score {m['score']:.3f}",
+        """Score the EMA weights on ``valset`` at matched colourfulness (``checkpoint_score``) and export them
+        when they beat the best so far, with the best temperature and its matching saturation as defaults."""
+        results = validate(self.ema.module, valset, matched=True)
+        t, m = max(results.items(), key=lambda kv: kv[1]["checkpoint_score"])
+        self.console.print(f"validation at step {self.step:,}: best temperature {t}: at saturation "
+                           f"{m['saturation_matched']:.2f} ({m['colourfulness_ratio_matched']:.0%} of the originals' "
+                           f"colourfulness) PSNR {m['psnr_matched']:.2f} (grey {m['psnr_grey']:.2f}), "
+                           f"{m['grey_share_matched']:.0%} left grey, score {m['checkpoint_score']:.3f}",
                            highlight=False)
         if writer is not None:
-            writer.writerow([self.step, self.seen, round(self.cpu_seconds), "", "", "", t, f"{m['psnr']:.3f}",
-                             f"{m['psnr_grey']:.3f}", f"{m['colourfulness_ratio']:.3f}", f"{m['grey_share']:.3f}",
-                             f"{m['score']:.4f}"])
+            writer.writerow([self.step, self.seen, round(self.cpu_seconds), "", "", "", t, f"{m['psnr_matched']:.3f}",
+                             f"{m['psnr_grey']:.3f}", f"{m['colourfulness_ratio_matched']:.3f}",
+                             f"{m['grey_share_matched']:.3f}", f"{m['checkpoint_score']:.4f}"])
         (self.out / "validation.jsonl").open("a").write(
             json.dumps({"step": self.step, "seen": self.seen, "results": {str(k): v for k, v in results.items()}})
             + "\n")
         self.stale += 1
-        if m["score"] > self.best_score:
+        if m["checkpoint_score"] > self.best_score:
             self.stale = 0
-            self.best_score = m["score"]
+            self.best_score = m["checkpoint_score"]
             self.best = {"step": self.step, "seen": self.seen, "temperature": t, **m}
-            self.export(self.out / WEIGHTS_FILE, {"temperature": t, **m})
+            self.export(self.out / WEIGHTS_FILE, {"temperature": t, "saturation": m["saturation_matched"], **m})
             self.console.print(f"new best model written to {self.out / WEIGHTS_FILE}")

@@ -39,19 +39,55 @@ class ValSet:
 
 
 def score(metrics: dict[str, float]) -> float:
-    """One number to pick checkpoints by: PSNR gain over grey, penalised outside 85-115% colourfulness
-    of the originals and for outputs left grey."""
+    """One number to choose a model's default temperature and saturation by: PSNR gain over grey, penalised
+    outside 85-115% colourfulness of the originals and for outputs left grey."""
     ratio = metrics["colourfulness_ratio"]
     penalty = 5 * max(0.0, 0.85 - ratio) + 5 * max(0.0, ratio - 1.15) + 10 * metrics["grey_share"]
     return metrics["psnr_gain"] - penalty
 
 
+MATCH_COLOURFULNESS = 0.9  # checkpoints are compared at this share of the originals' colourfulness
+
+
+def checkpoint_score(metrics: dict[str, float]) -> float:
+    """One number to pick checkpoints by: the PSNR gain over grey at the saturation that makes the outputs
+    ``MATCH_COLOURFULNESS`` as colourful as the originals, less 10 dB per unit share of outputs left grey there.
+    Comparing at matched colourfulness keeps a model from winning by being duller (a duller model scores a
+    higher PSNR at saturation 1) and from losing for it (the shipped saturation makes up the difference)."""
+    return metrics["psnr_gain_matched"] - 10 * metrics["grey_share_matched"]
+
+
+def _render(light: torch.Tensor, ab: torch.Tensor, saturation: float) -> tuple[np.ndarray, float]:
+    """The sRGB output (H, W, 3) and its mean chroma for low-resolution ``ab`` scaled by ``saturation``."""
+    ab = F.interpolate(ab, size=light.shape[-2:], mode="bilinear", align_corners=False)
+    out = lab_to_rgb(torch.cat([light, ab * saturation], 1))
+    chroma = float(rgb_to_lab(out)[:, 1:].norm(dim=1).mean())
+    return out[0].permute(1, 2, 0).numpy(), chroma
+
+
+def _summary(rows: list[tuple[float, float, float, float, float]]) -> dict[str, float]:
+    a = np.array(rows)
+    return {
+        "psnr": float(a[:, 0].mean()),
+        "psnr_grey": float(a[:, 1].mean()),
+        "psnr_gain": float(a[:, 0].mean() - a[:, 1].mean()),
+        "colourfulness": float(a[:, 2].mean()),
+        "colourfulness_original": float(a[:, 3].mean()),
+        "colourfulness_ratio": float(a[:, 2].mean() / a[:, 3].mean()),
+        "grey_share": float(a[:, 4].mean()),
+    }
+
+
 @torch.inference_mode()
 def validate(model: torch.nn.Module, valset: ValSet, temperatures: tuple[float, ...] = TEMPERATURES,
-             saturation: float = 1.0) -> dict[float, dict[str, float]]:
+             saturation: float = 1.0, matched: bool = False) -> dict[float, dict[str, float]]:
+    """Metrics per temperature at ``saturation``; with ``matched``, also at the saturation that brings the
+    outputs to ``MATCH_COLOURFULNESS`` of the originals' colourfulness (keys ending ``_matched``, and
+    ``checkpoint_score``)."""
     was_training = model.training
     model.eval()
     rows: dict[float, list[tuple[float, float, float, float, float]]] = {t: [] for t in temperatures}
+    kept: list[tuple[torch.Tensor, np.ndarray, float, float, dict[float, torch.Tensor]]] = []
     for rgb in valset.images:
         lab = rgb_to_lab(rgb)
         light = lab[:, :1]
@@ -60,26 +96,33 @@ def validate(model: torch.nn.Module, valset: ValSet, temperatures: tuple[float, 
         grey = lab_to_rgb(torch.cat([light, torch.zeros_like(lab[:, 1:])], 1))[0].permute(1, 2, 0).numpy()
         cf_orig = colourfulness(original)
         psnr_grey = psnr(grey, original)
+        abs_ = {t: annealed_mean(logits, model.centres, t) for t in temperatures}
         for t in temperatures:
-            ab = F.interpolate(annealed_mean(logits, model.centres, t), size=light.shape[-2:],
-                               mode="bilinear", align_corners=False)
-            out = lab_to_rgb(torch.cat([light, ab * saturation], 1))
-            chroma = float(rgb_to_lab(out)[:, 1:].norm(dim=1).mean())
-            out_np = out[0].permute(1, 2, 0).numpy()
+            out_np, chroma = _render(light, abs_[t], saturation)
             rows[t].append((psnr(out_np, original), psnr_grey, colourfulness(out_np), cf_orig,
                             float(chroma < GREY_CHROMA)))
+        if matched:
+            kept.append((light, original, psnr_grey, cf_orig, abs_))
+    result = {t: _summary(r) for t, r in rows.items()}
+    for t, m in result.items():
+        m["score"] = score(m)
+        if not matched:
+            continue
+        # colourfulness grows a little less than linearly with saturation (gamut clipping): refine the guess
+        sat, ratio = saturation, m["colourfulness_ratio"]
+        for _ in range(4):
+            sat = float(np.clip(sat * MATCH_COLOURFULNESS / max(ratio, 1e-3), 0.5, 3.0))
+            again = []
+            for light, original, psnr_grey, cf_orig, abs_ in kept:
+                out_np, chroma = _render(light, abs_[t], sat)
+                again.append((psnr(out_np, original), psnr_grey, colourfulness(out_np), cf_orig,
+                              float(chroma < GREY_CHROMA)))
+            at = _summary(again)
+            ratio = at["colourfulness_ratio"]
+            if abs(ratio - MATCH_COLOURFULNESS) < 0.005:
+                break
+        m.update({"saturation_matched": sat, "psnr_matched": at["psnr"], "psnr_gain_matched": at["psnr_gain"],
+                  "colourfulness_ratio_matched": at["colourfulness_ratio"], "grey_share_matched": at["grey_share"]})
+        m["checkpoint_score"] = checkpoint_score(m)
     model.train(was_training)
-    result = {}
-    for t, r in rows.items():
-        a = np.array(r)
-        result[t] = {
-            "psnr": float(a[:, 0].mean()),
-            "psnr_grey": float(a[:, 1].mean()),
-            "psnr_gain": float(a[:, 0].mean() - a[:, 1].mean()),
-            "colourfulness": float(a[:, 2].mean()),
-            "colourfulness_original": float(a[:, 3].mean()),
-            "colourfulness_ratio": float(a[:, 2].mean() / a[:, 3].mean()),
-            "grey_share": float(a[:, 4].mean()),
-        }
-        result[t]["score"] = score(result[t])
     return result
