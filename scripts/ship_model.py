@@ -98,8 +98,9 @@ def main() -> None:
     groups = sum(1 for d in cfg["data"] for sub in Path(d).iterdir() if sub.is_dir()) if Path(cfg["data"][0]).exists() \
         else "several"
     hours = extra["cpu_seconds"] / 3600
-    picked = ("Checkpoint picked by validation score (PSNR gain over grey, penalised outside 85-115% of the "
-              "originals'\n  colourfulness and for outputs left grey)" if extra.get("validation") else
+    picked = ("Checkpoint picked by validation score (PSNR gain over grey at the saturation that makes the "
+              "outputs 90%\n  as colourful as the originals, less 10 dB per unit share left grey)"
+              if extra.get("validation") else
               "The run's last weights (its learning rate decayed to zero), not picked by the validation score")
     size_mb = (target / WEIGHTS_FILE).stat().st_size / 1e6
     card = f"""# colouriser model `{args.name}`
@@ -127,7 +128,8 @@ walls and anything else whose colour is not implied by what it is).
   ({hours:.1f} CPU-hours on a 2-core machine, no GPU).
 - {picked}; working
   size {extra['defaults']['size']}; then the default temperature ({extra['defaults']['temperature']}) and
-  saturation ({extra['defaults'].get('saturation', 1.0)}) were chosen by the same score over a grid
+  saturation ({extra['defaults'].get('saturation', 1.0)}) were chosen over a grid by the PSNR gain over grey,
+  penalised outside 85-115% of the originals' colourfulness and for outputs left grey
   (`scripts/tune_defaults.py`: temperatures {args.temperatures}, saturations {args.saturations}).
 {args.note}
 

@@ -26,7 +26,7 @@ from ..weights import WEIGHTS_FILE, atomic_write, load_model, save_model
 from .critic import PatchCritic, critic_loss, generated_ab, generator_adversarial_loss, real_ab
 from .data import PhotoSet
 from .degrade import degrade
-from .validate import ValSet, validate
+from .validate import SCORE_VERSION, ValSet, validate
 
 ARCH = "unet-effnet-lite"
 CHECKPOINT = "checkpoint.pt"
@@ -177,8 +177,11 @@ class Trainer:
             self.critic_opt.load_state_dict(state["critic_opt"])
             self.gan_step = state["gan_step"]
         self.step, self.seen, self.cpu_seconds = state["step"], state["seen"], state["cpu_seconds"]
-        self.best_score, self.best = state["best_score"], state["best"]
-        self.stale = state.get("stale", 0)
+        if state.get("score_version") == SCORE_VERSION:
+            self.best_score, self.best = state["best_score"], state["best"]
+            self.stale = state.get("stale", 0)
+        else:  # scored by an older rule: its best is not comparable, so the next validation sets a new one
+            self.console.print("the checkpoint's best validation score used an older rule: starting afresh")
         self.init_seen = state.get("init_seen", 0)
         self.rng = np.random.default_rng(state["rng"])
         self.photos = self._load_photos()
@@ -191,7 +194,7 @@ class Trainer:
             "model": self.model.state_dict(), "ema": self.ema.state_dict(), "opt": self.opt.state_dict(),
             "prior": self.prior, "step": self.step, "seen": self.seen, "cpu_seconds": self.cpu_seconds,
             "best_score": self.best_score, "best": self.best, "stale": self.stale,
-            "init_seen": self.init_seen,
+            "score_version": SCORE_VERSION, "init_seen": self.init_seen,
             **({"critic": self.critic.state_dict(), "critic_opt": self.critic_opt.state_dict(),
                 "gan_step": self.gan_step} if self.critic is not None and self.critic_opt is not None else {}),
             "rng": int(self.rng.integers(2**63)),

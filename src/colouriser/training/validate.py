@@ -47,14 +47,19 @@ def score(metrics: dict[str, float]) -> float:
 
 
 MATCH_COLOURFULNESS = 0.9  # checkpoints are compared at this share of the originals' colourfulness
+MAX_SATURATION = 2.0  # as far as the CLI and server let a user turn it
+SCORE_VERSION = 2  # 1: PSNR gain at saturation 1 penalised outside 85-115% colourfulness; 2: checkpoint_score
 
 
 def checkpoint_score(metrics: dict[str, float]) -> float:
     """One number to pick checkpoints by: the PSNR gain over grey at the saturation that makes the outputs
-    ``MATCH_COLOURFULNESS`` as colourful as the originals, less 10 dB per unit share of outputs left grey there.
-    Comparing at matched colourfulness keeps a model from winning by being duller (a duller model scores a
-    higher PSNR at saturation 1) and from losing for it (the shipped saturation makes up the difference)."""
-    return metrics["psnr_gain_matched"] - 10 * metrics["grey_share_matched"]
+    ``MATCH_COLOURFULNESS`` as colourful as the originals, less 10 dB per unit share of outputs left grey there
+    and 10 dB per unit the colourfulness still misses the target by (a model too dull to reach it even at
+    ``MAX_SATURATION``). Comparing at matched colourfulness keeps a model from winning by being duller (a
+    duller model scores a higher PSNR at saturation 1) and from losing for it (saturation makes up the rest)."""
+    ratio = metrics["colourfulness_ratio_matched"]
+    miss = abs(ratio - MATCH_COLOURFULNESS) if np.isfinite(ratio) else 0.0  # photos without colour: no target
+    return metrics["psnr_gain_matched"] - 10 * metrics["grey_share_matched"] - 10 * miss
 
 
 def _render(light: torch.Tensor, ab: torch.Tensor, saturation: float) -> tuple[np.ndarray, float]:
@@ -96,30 +101,32 @@ def validate(model: torch.nn.Module, valset: ValSet, temperatures: tuple[float, 
         grey = lab_to_rgb(torch.cat([light, torch.zeros_like(lab[:, 1:])], 1))[0].permute(1, 2, 0).numpy()
         cf_orig = colourfulness(original)
         psnr_grey = psnr(grey, original)
-        abs_ = {t: annealed_mean(logits, model.centres, t) for t in temperatures}
+        ab_by_t = {t: annealed_mean(logits, model.centres, t) for t in temperatures}
         for t in temperatures:
-            out_np, chroma = _render(light, abs_[t], saturation)
+            out_np, chroma = _render(light, ab_by_t[t], saturation)
             rows[t].append((psnr(out_np, original), psnr_grey, colourfulness(out_np), cf_orig,
                             float(chroma < GREY_CHROMA)))
         if matched:
-            kept.append((light, original, psnr_grey, cf_orig, abs_))
+            kept.append((light, original, psnr_grey, cf_orig, ab_by_t))
     result = {t: _summary(r) for t, r in rows.items()}
     for t, m in result.items():
         m["score"] = score(m)
         if not matched:
             continue
         # colourfulness grows a little less than linearly with saturation (gamut clipping): refine the guess
-        sat, ratio = saturation, m["colourfulness_ratio"]
-        for _ in range(4):
-            sat = float(np.clip(sat * MATCH_COLOURFULNESS / max(ratio, 1e-3), 0.5, 3.0))
+        sat, ratio, at = saturation, m["colourfulness_ratio"], m
+        for _ in range(6):
+            if not np.isfinite(ratio):  # validation photos without colour: nothing to match
+                break
+            sat = float(np.clip(sat * MATCH_COLOURFULNESS / max(ratio, 1e-3), 0.1, MAX_SATURATION))
             again = []
-            for light, original, psnr_grey, cf_orig, abs_ in kept:
-                out_np, chroma = _render(light, abs_[t], sat)
+            for light, original, psnr_grey, cf_orig, ab_by_t in kept:
+                out_np, chroma = _render(light, ab_by_t[t], sat)
                 again.append((psnr(out_np, original), psnr_grey, colourfulness(out_np), cf_orig,
                               float(chroma < GREY_CHROMA)))
             at = _summary(again)
             ratio = at["colourfulness_ratio"]
-            if abs(ratio - MATCH_COLOURFULNESS) < 0.005:
+            if abs(ratio - MATCH_COLOURFULNESS) < 0.002 or sat == MAX_SATURATION:
                 break
         m.update({"saturation_matched": sat, "psnr_matched": at["psnr"], "psnr_gain_matched": at["psnr_gain"],
                   "colourfulness_ratio_matched": at["colourfulness_ratio"], "grey_share_matched": at["grey_share"]})
