@@ -71,6 +71,10 @@ def test_resume_continues_where_it_stopped(photo_dirs: tuple[Path, Path], tmp_pa
     resumed.run()
     state = torch.load(out / CHECKPOINT, weights_only=False)
     assert state["step"] == 9 and state["seen"] == 72
+    retimed = Trainer(_config(photo_dirs, out, max_steps=10, schedule_images=1000))  # re-times the decay
+    assert retimed.cfg.schedule_images == 1000 and retimed.cfg.lr == 2e-3
+    retimed.run()
+    assert Trainer(_config(photo_dirs, out)).cfg.schedule_images == 1000  # the default keeps the run's own
 
 
 def test_training_can_start_from_a_shipped_model_file(photo_dirs: tuple[Path, Path], tmp_path: Path) -> None:

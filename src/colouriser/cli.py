@@ -304,7 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=5e-4)
     t.add_argument("--rebalance-lambda", type=float, default=0.7,
                    help="class rebalancing: 1 = plain cross-entropy, 0 = fully inverse prior")
-    t.add_argument("--schedule-images", type=int, default=1_500_000, help="learning-rate decay spans this many images")
+    t.add_argument("--schedule-images", type=int, default=1_500_000,
+                   help="learning-rate decay spans this many images; resuming a run with another value than "
+                        "the default re-times the decay of the rest of the run")
     t.add_argument("--max-steps", type=int)
     t.add_argument("--max-minutes", type=float)
     t.add_argument("--val-every", type=int, default=1000)

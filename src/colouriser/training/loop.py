@@ -161,9 +161,14 @@ class Trainer:
     def _resume(self, path: Path) -> None:
         state = torch.load(path, map_location="cpu", weights_only=False)
         saved = TrainConfig(**state["config"])
-        # The run's own settings win, except for how long to go on and how often to check.
+        # The run's own settings win, except for how long to go on and how often to check, and a decay length
+        # other than the default, which re-times the learning rate for the rest of the run.
         for name in ("max_steps", "max_minutes", "val_every", "checkpoint_minutes", "threads"):
             setattr(saved, name, getattr(self.cfg, name))
+        if self.cfg.schedule_images not in (TrainConfig.schedule_images, saved.schedule_images):
+            self.console.print(f"learning-rate decay re-timed from {saved.schedule_images:,} to "
+                               f"{self.cfg.schedule_images:,} images")
+            saved.schedule_images = self.cfg.schedule_images
         self.cfg = saved
         self.arch, self.model_config = state["arch"], state["model_config"]
         self.model = models.build(self.arch, **self.model_config)
@@ -287,7 +292,7 @@ class Trainer:
         start = time.time()
         last_ckpt = time.time()
         losses: list[float] = []
-        tick = time.time()
+        tick, tick_seen = time.time(), self.seen
         try:
             while not self.stop_requested:
                 if cfg.max_steps is not None and self.step >= cfg.max_steps:
@@ -317,8 +322,8 @@ class Trainer:
                 self.cpu_seconds += time.process_time() - cpu0
                 losses.append(float(loss.detach()))
                 if self.step % 50 == 0:
-                    rate = 50 * cfg.batch / (time.time() - tick)
-                    tick = time.time()
+                    rate = (self.seen - tick_seen) / (time.time() - tick)  # a resumed run's first report is short
+                    tick, tick_seen = time.time(), self.seen
                     self.console.print(f"step {self.step:,}  seen {self.seen:,}  loss {np.mean(losses[-50:]):.4f}  "
                                        f"lr {lr:.2e}  {rate:.1f} img/s", highlight=False)
                     writer.writerow([self.step, self.seen, round(self.cpu_seconds), f"{lr:.3e}",
