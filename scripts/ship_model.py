@@ -58,7 +58,7 @@ def main() -> None:
     p.add_argument("--run", required=True)
     p.add_argument("--weights", default=WEIGHTS_FILE,
                    help="which weights of the run: its best by validation (default), or 'last': the EMA weights "
-                        "of its checkpoint, for a run whose learning rate decayed to zero")
+                        "of its checkpoint, for a run whose learning rate decayed to its floor")
     p.add_argument("--note", default="", help="a paragraph for the card's training section (the model's history)")
     p.add_argument("--name", default="default")
     p.add_argument("--val", default=str(ROOT.parent / "shared/data/val"))
@@ -101,7 +101,8 @@ def main() -> None:
     picked = ("Checkpoint picked by validation score (PSNR gain over grey at the saturation that makes the "
               "outputs 90%\n  as colourful as the originals, less 10 dB per unit share left grey)"
               if extra.get("validation") else
-              "The run's last weights (its learning rate decayed to zero), not picked by the validation score")
+              "The run's last weights (its learning rate decayed to its floor, 5% of the peak), not picked by the "
+              "validation score")
     size_mb = (target / WEIGHTS_FILE).stat().st_size / 1e6
     card = f"""# colouriser model `{args.name}`
 
