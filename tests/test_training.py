@@ -94,7 +94,7 @@ def test_training_can_start_from_a_shipped_model_file(photo_dirs: tuple[Path, Pa
 def test_checkpoints_are_compared_at_matched_colourfulness() -> None:
     """Of two models that differ only in how bold their colour is, neither may win the checkpoint score for it:
     both are measured at the saturation that brings their outputs to the same share of the originals'
-    colourfulness (at saturation 1 the duller one scores the higher PSNR on these dull photos)."""
+    colourfulness (at saturation 1 their PSNRs differ)."""
     import copy
 
     import skimage.data
@@ -103,6 +103,7 @@ def test_checkpoints_are_compared_at_matched_colourfulness() -> None:
     from colouriser.training.validate import MATCH_COLOURFULNESS, ValSet, validate
 
     model, _ = load_model(resolve_model(None))
+    model.centres.mul_(2.0)  # so that both models reach the target well inside the saturations allowed (0.1-2)
     bold_model = copy.deepcopy(model)
     bold_model.centres.mul_(1.5)  # the same predictions decoded to 150% of the chroma
     images = []
@@ -116,7 +117,7 @@ def test_checkpoints_are_compared_at_matched_colourfulness() -> None:
     bold = validate(bold_model, valset, temperatures, matched=True)
     assert full[0.45]["psnr_matched"] != pytest.approx(full[1.0]["psnr_matched"], abs=1e-3)  # per temperature
     for t in temperatures:
-        assert bold[t]["colourfulness_ratio"] > 1.3 * full[t]["colourfulness_ratio"]  # plainly bolder as it is
+        assert bold[t]["colourfulness_ratio"] > 1.15 * full[t]["colourfulness_ratio"]  # plainly bolder as it is
         assert bold[t]["psnr"] != pytest.approx(full[t]["psnr"], abs=0.05)
         for m in (full[t], bold[t]):
             assert m["colourfulness_ratio_matched"] == pytest.approx(MATCH_COLOURFULNESS, abs=0.0025)
