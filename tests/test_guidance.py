@@ -66,6 +66,24 @@ def test_a_hint_sets_the_colour_at_its_point_and_keeps_the_lightness(colouriser:
     assert np.hypot(*(strong[75, 110, 1:] - np.array(hint.ab()))) < 3  # the hint is the output's colour
 
 
+def test_hinted_colourings_default_to_saturation_one_unless_one_is_asked_for(photo: np.ndarray) -> None:
+    """The model's saturation boost is for automatic colourings; with hints the default is 1, and a saturation
+    the user sets applies to both."""
+    boosted = Colouriser.from_pretrained(saturation_with_hints=1.0)
+    boosted.settings.saturation = 1.3
+    hint = [Hint(0.5, 0.5, (40, 160, 60), True)]
+    auto = boosted.colourise_rgb(photo)
+    assert np.array_equal(auto, boosted.colourise_rgb(photo, saturation=1.3))
+    assert not np.array_equal(auto, boosted.colourise_rgb(photo, saturation=1.0))
+    hinted = boosted.colourise_rgb(photo, hints=hint)
+    assert np.array_equal(hinted, boosted.colourise_rgb(photo, hints=hint, saturation=1.0))
+    assert not np.array_equal(hinted, boosted.colourise_rgb(photo, hints=hint, saturation=1.3))
+    asked = Colouriser.from_pretrained(saturation=1.3)
+    assert asked.settings.saturation == asked.settings.saturation_with_hints == 1.3
+    assert np.array_equal(asked.colourise_rgb(photo, hints=hint),
+                          boosted.colourise_rgb(photo, hints=hint, saturation=1.3))
+
+
 def test_confidence_is_low_where_the_distribution_is_flat() -> None:
     centres = in_gamut_bins()
     logits = torch.zeros(1, len(centres), 4, 4)

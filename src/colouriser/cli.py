@@ -181,7 +181,9 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temperature", type=float,
                    help="annealed-mean temperature: lower gives bolder colour, 1 the plain mean (default: the "
                         "model's, chosen on validation)")
-    p.add_argument("--saturation", type=float, help="scale the predicted colour's chroma (default 1)")
+    p.add_argument("--saturation", type=float,
+                   help="scale the predicted colour's chroma (default: the model's chosen value for automatic "
+                        "colourings, 1 with hints)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
 
 
