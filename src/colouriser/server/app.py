@@ -156,7 +156,8 @@ def create_app(config: ServeConfig) -> FastAPI:
     async def colourise(
         request: Request,
         size: str | None = size_query,
-        saturation: str | None = Query(None, description="Scale the colour's chroma, 0 to 2 (default 1)."),
+        saturation: str | None = Query(None, description="Scale the colour's chroma, 0 to 2 (default: the "
+                                       "model's for automatic colourings, 1 with hints)."),
         temperature: str | None = Query(None, description="Annealed-mean temperature, 0.05 to 1: lower gives "
                                         "bolder colour (default: the model's)."),
         format: str | None = Query(None, description="Output format: jpg, png, webp, tif or bmp "
