@@ -62,12 +62,15 @@ def checkpoint_score(metrics: dict[str, float]) -> float:
     return metrics["psnr_gain_matched"] - 10 * metrics["grey_share_matched"] - 10 * miss
 
 
-def _render(light: torch.Tensor, ab: torch.Tensor, saturation: float) -> tuple[np.ndarray, float]:
-    """The sRGB output (H, W, 3) and its mean chroma for low-resolution ``ab`` scaled by ``saturation``."""
+def _row(light: torch.Tensor, ab: torch.Tensor, saturation: float, original: np.ndarray, psnr_grey: float,
+         cf_orig: float) -> tuple[float, float, float, float, float]:
+    """One photo's (PSNR, grey PSNR, colourfulness, original's colourfulness, left grey) for low-resolution
+    ``ab`` scaled by ``saturation``."""
     ab = F.interpolate(ab, size=light.shape[-2:], mode="bilinear", align_corners=False)
     out = lab_to_rgb(torch.cat([light, ab * saturation], 1))
     chroma = float(rgb_to_lab(out)[:, 1:].norm(dim=1).mean())
-    return out[0].permute(1, 2, 0).numpy(), chroma
+    out_np = out[0].permute(1, 2, 0).numpy()
+    return psnr(out_np, original), psnr_grey, colourfulness(out_np), cf_orig, float(chroma < GREY_CHROMA)
 
 
 def _summary(rows: list[tuple[float, float, float, float, float]]) -> dict[str, float]:
@@ -103,9 +106,7 @@ def validate(model: torch.nn.Module, valset: ValSet, temperatures: tuple[float, 
         psnr_grey = psnr(grey, original)
         ab_by_t = {t: annealed_mean(logits, model.centres, t) for t in temperatures}
         for t in temperatures:
-            out_np, chroma = _render(light, ab_by_t[t], saturation)
-            rows[t].append((psnr(out_np, original), psnr_grey, colourfulness(out_np), cf_orig,
-                            float(chroma < GREY_CHROMA)))
+            rows[t].append(_row(light, ab_by_t[t], saturation, original, psnr_grey, cf_orig))
         if matched:
             kept.append((light, original, psnr_grey, cf_orig, ab_by_t))
     result = {t: _summary(r) for t, r in rows.items()}
@@ -119,12 +120,8 @@ def validate(model: torch.nn.Module, valset: ValSet, temperatures: tuple[float, 
             if not np.isfinite(ratio):  # validation photos without colour: nothing to match
                 break
             sat = float(np.clip(sat * MATCH_COLOURFULNESS / max(ratio, 1e-3), 0.1, MAX_SATURATION))
-            again = []
-            for light, original, psnr_grey, cf_orig, ab_by_t in kept:
-                out_np, chroma = _render(light, ab_by_t[t], sat)
-                again.append((psnr(out_np, original), psnr_grey, colourfulness(out_np), cf_orig,
-                              float(chroma < GREY_CHROMA)))
-            at = _summary(again)
+            at = _summary([_row(light, ab_by_t[t], sat, original, psnr_grey, cf_orig)
+                           for light, original, psnr_grey, cf_orig, ab_by_t in kept])
             ratio = at["colourfulness_ratio"]
             if abs(ratio - MATCH_COLOURFULNESS) < 0.002 or sat == MAX_SATURATION:
                 break
