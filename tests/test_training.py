@@ -128,3 +128,30 @@ def test_checkpoints_are_compared_at_matched_colourfulness() -> None:
         # the reported numbers are those of the reported saturation
         again = validate(model, valset, (t,), saturation=full[t]["saturation_matched"])[t]
         assert again["psnr"] == pytest.approx(full[t]["psnr_matched"], abs=1e-6)
+
+
+def test_quick_validation_lifts_a_near_grey_colouring_like_the_pipeline() -> None:
+    """A model whose colouring comes out nearly grey (mean chroma 2.2, under the 3 that counts as left grey) is
+    lifted by the pipeline to its chroma floor; the quick validation, which picks checkpoints and the exported
+    temperature, must see the same colouring and not count the photo as left grey."""
+    import skimage.data
+
+    from colouriser.bins import annealed_mean
+    from colouriser.colour import rgb_to_lab
+    from colouriser.pipeline import resolve_model
+    from colouriser.predict import CHROMA_FLOOR
+    from colouriser.training.validate import ValSet, validate
+
+    model, _ = load_model(resolve_model(None))
+    im = Image.fromarray(skimage.data.coffee())
+    im.thumbnail((96, 96))
+    rgb = torch.from_numpy(np.asarray(im, dtype=np.float32) / 255).permute(2, 0, 1)[None]
+    with torch.inference_mode():
+        chroma = float(annealed_mean(model(rgb_to_lab(rgb)[:, :1]), model.centres, 1.0).norm(dim=1).mean())
+    model.centres.mul_(2.2 / chroma)
+    lifted = validate(model, ValSet([rgb]), (1.0,))[1.0]
+    assert lifted["grey_share"] == 0.0
+    # turned back down by the factor the lift applied, it is the grey colouring it was
+    undone = validate(model, ValSet([rgb]), (1.0,), saturation=2.2 / CHROMA_FLOOR)[1.0]
+    assert undone["grey_share"] == 1.0
+    assert lifted["colourfulness"] > 1.3 * undone["colourfulness"]

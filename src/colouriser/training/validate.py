@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from ..bins import annealed_mean
 from ..colour import lab_to_rgb, rgb_to_lab
 from ..metrics import GREY_CHROMA, colourfulness, psnr
+from ..predict import decode_ab, lift_chroma
 from .data import find_images, in_holdout
 
 TEMPERATURES = (0.3, 0.45, 0.6, 1.0)
@@ -48,7 +47,9 @@ def score(metrics: dict[str, float]) -> float:
 
 MATCH_COLOURFULNESS = 0.9  # checkpoints are compared at this share of the originals' colourfulness
 MAX_SATURATION = 2.0  # as far as the CLI and server let a user turn it
-SCORE_VERSION = 2  # 1: PSNR gain at saturation 1 penalised outside 85-115% colourfulness; 2: checkpoint_score
+# 1: PSNR gain at saturation 1 penalised outside 85-115% colourfulness; 2: checkpoint_score; 3: the same with
+# the pipeline's never-grey lift applied (version 2 counted photos as left grey that the pipeline would lift)
+SCORE_VERSION = 3
 
 
 def checkpoint_score(metrics: dict[str, float]) -> float:
@@ -64,9 +65,8 @@ def checkpoint_score(metrics: dict[str, float]) -> float:
 
 def _row(light: torch.Tensor, ab: torch.Tensor, saturation: float, original: np.ndarray, psnr_grey: float,
          cf_orig: float) -> tuple[float, float, float, float, float]:
-    """One photo's (PSNR, grey PSNR, colourfulness, original's colourfulness, left grey) for low-resolution
-    ``ab`` scaled by ``saturation``."""
-    ab = F.interpolate(ab, size=light.shape[-2:], mode="bilinear", align_corners=False)
+    """One photo's (PSNR, grey PSNR, colourfulness, original's colourfulness, left grey) for ``ab`` (at the
+    size of ``light``) scaled by ``saturation``."""
     out = lab_to_rgb(torch.cat([light, ab * saturation], 1))
     chroma = float(rgb_to_lab(out)[:, 1:].norm(dim=1).mean())
     out_np = out[0].permute(1, 2, 0).numpy()
@@ -104,7 +104,10 @@ def validate(model: torch.nn.Module, valset: ValSet, temperatures: tuple[float, 
         grey = lab_to_rgb(torch.cat([light, torch.zeros_like(lab[:, 1:])], 1))[0].permute(1, 2, 0).numpy()
         cf_orig = colourfulness(original)
         psnr_grey = psnr(grey, original)
-        ab_by_t = {t: annealed_mean(logits, model.centres, t) for t in temperatures}
+        # as the pipeline colours an automatic colouring, but bilinear, not guided, upsampling (faster) and
+        # without its gamut fitting before the lift, which would make a bolder model's matched score differ
+        ab_by_t = {t: lift_chroma(light, decode_ab(logits, model.centres, t, light.shape[-2:]))
+                   for t in temperatures}
         for t in temperatures:
             rows[t].append(_row(light, ab_by_t[t], saturation, original, psnr_grey, cf_orig))
         if matched:
