@@ -237,6 +237,20 @@ class Trainer:
         ce = -(target * F.log_softmax(logits, 1)).sum(1)
         return (ce * weights).mean(), logits, lab
 
+    def train_step(self) -> torch.Tensor:
+        """Draw a batch of crops and take one optimiser step on it (a NoGAN step in a GAN run); the loss."""
+        assert self.photos is not None
+        batch = self.photos.batch(self.cfg.batch, self.cfg.crop, self.rng)
+        if self.cfg.gan:
+            return self._gan_step(batch)
+        loss = self.loss(batch)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
+        self.opt.step()
+        self.ema.update_parameters(self.model)
+        return loss
+
     def _gan_step(self, rgb: torch.Tensor) -> torch.Tensor:
         """One NoGAN step: the critic learns on every step; the generator only once the critic is pretrained,
         with its own loss plus the adversarial term."""
@@ -307,16 +321,7 @@ class Trainer:
                 lr = _lr(cfg, self.step, self.seen - self.init_seen)
                 for group in self.opt.param_groups:
                     group["lr"] = lr
-                batch = self.photos.batch(cfg.batch, cfg.crop, self.rng)
-                if cfg.gan:
-                    loss = self._gan_step(batch)
-                else:
-                    loss = self.loss(batch)
-                    self.opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
-                    self.opt.step()
-                    self.ema.update_parameters(self.model)
+                loss = self.train_step()
                 self.step += 1
                 self.seen += cfg.batch
                 self.cpu_seconds += time.process_time() - cpu0
