@@ -2,8 +2,14 @@
 
 ``load_image`` returns the pixels as decoded (uint8 or uint16, greyscale or RGB; ``LoadedImage.pixels``) with
 the EXIF orientation already applied, ``LoadedImage.rgb`` as an (H, W, 3) float32 array in 0..1 made from them
-on first use, plus what a writer needs to keep: the EXIF block (orientation reset to 1), an RGB
-ICC profile, the alpha channel and the input's format, mode and bit depth.
+on first use, plus what a writer needs to keep: the EXIF block (orientation reset to 1), the ICC profile of
+the pixels, the alpha channel and the input's format, mode and bit depth.
+
+The pixels are always sRGB: a photo with an embedded ICC profile other than sRGB (Adobe RGB, ProPhoto, a
+Gray Gamma 2.2 or Dot Gain grey profile, a CMYK profile) is converted into sRGB through it with littleCMS
+(Pillow's ImageCms), so the lightness read from the pixels is the true one, and ``LoadedImage.icc`` is then
+an sRGB profile. An sRGB profile is kept as it is; a profile littleCMS cannot read, or one that does not fit
+the pixels, is dropped and the values are taken as sRGB.
 
 Anything we cannot use raises :class:`ImageError` with a ``kind`` and a one-line message that does
 not name the file (callers add the name).
@@ -14,15 +20,19 @@ from __future__ import annotations
 import io
 import os
 import re
+import struct
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from functools import cached_property
-from typing import BinaryIO
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    from PIL import ImageCms  # imported where used: Pillow may be built without littleCMS
 
 MAX_PIXELS = 120_000_000  # default pixel limit (width x height), checked before decoding
 MIN_SIDE = 8  # smallest width or height we accept
@@ -70,7 +80,8 @@ class LoadedImage:
 
     pixels: np.ndarray  # EXIF orientation applied; 16-bit inputs keep their precision
     exif: bytes | None  # the EXIF block to write back, with Orientation reset to 1; None if none
-    icc: bytes | None  # ICC profile to keep, only if it is an RGB profile; None otherwise
+    icc: bytes | None  # ICC profile of the pixels: the input's if it is sRGB, a built-in sRGB one if they were
+    # converted through the input's own profile, None if the input had no (usable) profile
     format: str | None  # Pillow format name of the input, e.g. "JPEG", "PNG", "TIFF", "BMP", "WEBP" (or "MPO")
     mode: str  # the input's original Pillow mode, e.g. "L", "I;16", "CMYK"
     bit_depth: int  # 8 or 16: the precision the returned pixels actually carry
@@ -246,7 +257,8 @@ def _decode(im: Image.Image, fp: BinaryIO, max_pixels: int) -> LoadedImage:
         loaded = _load_tiff16(im, fp)
         if loaded is not None:
             rgb, alpha = loaded
-            return LoadedImage(rgb, _exif_out(im), _rgb_icc(icc), fmt, mode, 16, alpha)
+            rgb, icc = _in_srgb(rgb, icc)  # uint8 if it had to be converted (littleCMS via Pillow is 8-bit for RGB)
+            return LoadedImage(rgb, _exif_out(im), icc, fmt, mode, 16 if rgb.dtype == np.uint16 else 8, alpha)
         if im.tag_v2.get(284) == 2 and any(tile.codec_name == "raw" for tile in im.tile):  # type: ignore[attr-defined]
             # Pillow's own reader takes uncompressed planar 16-bit samples as 8-bit ones (libtiff's is right)
             raise ImageError("unsupported", "not an image Pillow can read correctly: uncompressed 16-bit planar RGB "
@@ -267,16 +279,22 @@ def _decode(im: Image.Image, fp: BinaryIO, max_pixels: int) -> LoadedImage:
 
     with suppress(Exception):  # unreadable EXIF: keep the pixels as stored
         ImageOps.exif_transpose(im, in_place=True)
-    rgb, alpha, bit_depth, converted = _pixels(im)
-    return LoadedImage(rgb, _exif_out(im), None if converted else _rgb_icc(icc), fmt, mode, bit_depth, alpha)
+    pixels, alpha, bit_depth, converted = _pixels(im)
+    if converted:  # CMYK or Lab, already turned into sRGB (through its embedded profile if it had a usable one)
+        icc = srgb_icc() if converted == "profile" else None
+    else:
+        pixels, icc = _in_srgb(pixels, icc)
+    return LoadedImage(pixels, _exif_out(im), icc, fmt, mode, bit_depth, alpha)
 
 
-def _pixels(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None, int, bool]:
-    """(pixels, alpha, bit_depth, colour_converted) from a loaded image in any mode; pixels as
-    :class:`LoadedImage` keeps them (uint8/uint16 as decoded, float32 0..1 for int32 and float modes)."""
+def _pixels(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None, int, str | None]:
+    """(pixels, alpha, bit_depth, converted) from a loaded image in any mode; pixels as :class:`LoadedImage`
+    keeps them (uint8/uint16 as decoded, float32 0..1 for int32 and float modes). ``converted`` is None if the
+    pixels are the stored values, else how CMYK or Lab was turned into sRGB: "profile" (through the embedded
+    ICC profile) or "plain" (by formula)."""
     mode = im.mode
     transparency = im.info.get("transparency")
-    converted = False  # True when the pixels were converted through a colour profile into sRGB
+    converted: str | None = None
     if mode == "1":
         im, mode = im.convert("L"), "L"
     elif mode in ("La", "PA"):
@@ -292,7 +310,7 @@ def _pixels(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None, int, bool]:
         im, converted = _cmyk_to_rgb(im)
         mode = "RGB"
     elif mode == "LAB":
-        im, converted = _lab_to_rgb(im), True
+        im, converted = _lab_to_rgb(im), "plain"
         mode = "RGB"
     elif mode in ("RGBX", "YCbCr", "HSV"):
         im, mode = im.convert("RGB"), "RGB"
@@ -355,8 +373,9 @@ def _as_array(im: Image.Image, band_pixels: int = 1 << 22) -> np.ndarray:
     return out
 
 
-def _cmyk_to_rgb(im: Image.Image) -> tuple[Image.Image, bool]:
-    """CMYK to sRGB through the embedded CMYK profile if there is one, else Pillow's plain conversion."""
+def _cmyk_to_rgb(im: Image.Image) -> tuple[Image.Image, str]:
+    """CMYK to sRGB through the embedded CMYK profile if there is one ("profile"), else Pillow's plain
+    conversion ("plain")."""
     icc = im.info.get("icc_profile")
     if icc and icc[16:20] == b"CMYK":
         try:
@@ -366,10 +385,10 @@ def _cmyk_to_rgb(im: Image.Image) -> tuple[Image.Image, bool]:
             target = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
             out = ImageCms.profileToProfile(im, source, target, outputMode="RGB")
             if out is not None:
-                return out, True
+                return out, "profile"
         except Exception:  # no littleCMS, or a broken profile: fall back to the plain formula
             pass
-    return im.convert("RGB"), True
+    return im.convert("RGB"), "plain"
 
 
 def _lab_to_rgb(im: Image.Image) -> Image.Image:
@@ -382,9 +401,146 @@ def _lab_to_rgb(im: Image.Image) -> Image.Image:
         raise ImageError("unsupported", "not an image Pillow can read: cannot convert its Lab colours to RGB") from e
 
 
-def _rgb_icc(icc: bytes | None) -> bytes | None:
-    """Keep an ICC profile only if it describes RGB data (ICC header: colour space at bytes 16..20)."""
-    return icc if icc and len(icc) >= 128 and icc[16:20] == b"RGB " else None
+# --- colour profiles -------------------------------------------------------------------------------------------
+
+
+def _in_srgb(pixels: np.ndarray, icc: bytes | None) -> tuple[np.ndarray, bytes | None]:
+    """(pixels in sRGB, the ICC profile to write with them) for pixels (H, W) or (H, W, 3) tagged with ``icc``.
+
+    An sRGB profile (one that maps colours onto themselves in sRGB) is kept with the pixels untouched. An RGB
+    profile on RGB pixels, or a grey or RGB profile on greyscale ones (grey v meaning the colour (v, v, v)), is
+    used to convert the pixels into sRGB, relative colorimetric, and the profile becomes sRGB's. Anything else,
+    or a profile littleCMS cannot read, is dropped and the values are taken as sRGB. RGB pixels are converted
+    a band of rows at a time, greyscale ones through a table, in place where the array allows it; 16-bit RGB
+    comes back as uint8 (Pillow's littleCMS transforms are 8-bit for RGB), 16-bit greyscale stays uint16.
+    """
+    if not icc:
+        return pixels, None
+    try:
+        from PIL import ImageCms
+
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        space = profile.profile.xcolor_space.strip()
+        if space == "RGB" and _is_srgb(profile):
+            return pixels, icc
+        if pixels.ndim == 3 and space == "RGB" and pixels.dtype in (np.uint8, np.uint16):
+            transform = ImageCms.buildTransform(profile, _srgb_profile(), "RGB", "RGB", _INTENT)
+            return _transform_rgb(pixels, transform), srgb_icc()
+        if pixels.ndim == 2 and space in ("GRAY", "RGB"):
+            table = _grey_table(profile, space, 256 if pixels.dtype == np.uint8 else 65536)
+            return _apply_table(pixels, table), srgb_icc()
+    except MemoryError:
+        raise
+    except Exception:  # no littleCMS, or a profile it cannot read or use: take the values as sRGB
+        pass
+    return pixels, None
+
+
+_INTENT = 1  # ImageCms.Intent.RELATIVE_COLORIMETRIC (a constant here: ImageCms is imported only where used);
+# in-gamut colours keep their lightness exactly
+
+
+@cache
+def srgb_icc() -> bytes:
+    """littleCMS's built-in sRGB profile, as ICC bytes to embed in outputs."""
+    return _srgb_profile().tobytes()
+
+
+@cache
+def _srgb_profile() -> ImageCms.ImageCmsProfile:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+@cache
+def _srgb_grey_profile() -> ImageCms.ImageCmsProfile:
+    """A grey profile with sRGB's tone curve (D50 white, parametric curve type 3): grey values in it are the
+    grey of sRGB (v, v, v). ImageCms cannot make one, so it is written here: header, tag table, wtpt, kTRC."""
+    from PIL import ImageCms
+
+    def s15(*values: float) -> bytes:
+        return b"".join(struct.pack(">i", round(v * 65536)) for v in values)
+
+    d50 = s15(0.9642, 1.0, 0.8249)
+    srgb_curve = s15(2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045)  # ((a x + b) ^ g above d, else c x)
+    tags = [(b"wtpt", b"XYZ \0\0\0\0" + d50), (b"kTRC", b"para\0\0\0\0" + struct.pack(">HH", 3, 0) + srgb_curve)]
+    offset = 128 + 4 + 12 * len(tags)
+    table, data = b"", b""
+    for sig, tag in tags:
+        table += struct.pack(">4sII", sig, offset + len(data), len(tag))
+        data += tag + bytes(-len(tag) % 4)
+    header = struct.pack(">I4sI4s4s4s", offset + len(data), b"", 0x02100000, b"mntr", b"GRAY", b"XYZ ")
+    header += bytes(12) + b"acsp" + bytes(28) + d50 + bytes(48)
+    return ImageCms.ImageCmsProfile(io.BytesIO(header + struct.pack(">I", len(tags)) + table + data))
+
+
+def _is_srgb(profile: ImageCms.ImageCmsProfile) -> bool:
+    """Whether an RGB profile is sRGB in effect: it maps 216 colours spanning the cube onto themselves in sRGB
+    within 2/255 (true of the usual sRGB profiles, whatever their name or version)."""
+    from PIL import ImageCms
+
+    levels = np.arange(0, 256, 51, dtype=np.uint8)
+    cube = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(1, -1, 3)
+    transform = ImageCms.buildTransform(profile, _srgb_profile(), "RGB", "RGB", _INTENT)
+    out = np.asarray(ImageCms.applyTransform(Image.fromarray(cube), transform))
+    return int(np.abs(out.astype(np.int16) - cube).max()) <= 2
+
+
+def _transform_rgb(pixels: np.ndarray, transform: ImageCms.ImageCmsTransform,
+                   band_pixels: int = 1 << 22) -> np.ndarray:
+    """Apply an 8-bit RGB ImageCms transform to (H, W, 3) uint8 or uint16 pixels, a band of rows at a time;
+    returns uint8, written over ``pixels`` when they are uint8 and writable."""
+    from PIL import ImageCms
+
+    in_place = pixels.dtype == np.uint8 and pixels.flags.writeable
+    out = pixels if in_place else np.empty(pixels.shape, np.uint8)
+    rows = max(1, band_pixels // max(1, pixels.shape[1]))
+    for top in range(0, pixels.shape[0], rows):
+        band = pixels[top:top + rows]
+        if band.dtype == np.uint16:
+            band = ((band.astype(np.uint32) + 128) // 257).astype(np.uint8)  # 65535 -> 255, rounded
+        im = Image.fromarray(np.ascontiguousarray(band))
+        ImageCms.applyTransform(im, transform, inPlace=True)
+        out[top:top + rows] = np.asarray(im)
+    return out
+
+
+def _grey_table(profile: ImageCms.ImageCmsProfile, space: str, size: int) -> np.ndarray:
+    """The sRGB grey for every value (``size`` 256: uint8, 65536: uint16) of greyscale pixels in ``profile``
+    (a grey profile, or an RGB one with grey v as (v, v, v)), as a lookup table of that dtype."""
+    from PIL import ImageCms
+
+    dtype = np.uint8 if size == 256 else np.uint16
+    if space == "GRAY":
+        ramp = np.arange(size, dtype=dtype).reshape(-1, 256)
+    else:  # 8-bit RGB is what ImageCms takes: 256 greys, interpolated for 16-bit pixels below
+        ramp = np.repeat(np.arange(256, dtype=np.uint8), 3).reshape(1, 256, 3)
+    ramp_im = Image.fromarray(ramp)
+    out_mode = "L" if size == 256 else "I;16"
+    # Not optimised: littleCMS's optimised grey transforms are off by several levels near black.
+    transform = ImageCms.buildTransform(profile, _srgb_grey_profile(), ramp_im.mode, out_mode, _INTENT,
+                                        flags=ImageCms.Flags.NOOPTIMIZE)
+    table = np.asarray(ImageCms.applyTransform(ramp_im, transform)).reshape(-1)  # type: ignore[arg-type]
+    if table.size != size:
+        table = np.rint(np.interp(np.arange(size), np.arange(256) * 257, table)).astype(dtype)
+    return table.astype(dtype, copy=False)
+
+
+def _apply_table(pixels: np.ndarray, table: np.ndarray, band_pixels: int = 1 << 22) -> np.ndarray:
+    """``table[pixels]`` for (H, W) uint8 or uint16 pixels (float 0..1 ones are looked up at 16 bits), a band of
+    rows at a time, written over ``pixels`` when they are writable."""
+    out = pixels if pixels.flags.writeable else np.empty_like(pixels)
+    rows = max(1, band_pixels // max(1, pixels.shape[1]))
+    top_value = table.size - 1
+    for top in range(0, pixels.shape[0], rows):
+        band = pixels[top:top + rows]
+        if band.dtype.kind == "f":
+            index = np.rint(np.clip(band, 0, 1) * top_value).astype(np.int32)
+            out[top:top + rows] = table[index] / np.float32(top_value)
+        else:
+            out[top:top + rows] = table[band]
+    return out
 
 
 def _tiff_bits(im: Image.Image) -> int:
