@@ -194,6 +194,7 @@ class Trainer:
 
     # -- saving ----------------------------------------------------------------------------------
     def save_checkpoint(self) -> None:
+        seed = int(self.rng.integers(2**63))
         state = {
             "config": asdict(self.cfg), "arch": self.arch, "model_config": self.model_config,
             "model": self.model.state_dict(), "ema": self.ema.state_dict(), "opt": self.opt.state_dict(),
@@ -202,9 +203,13 @@ class Trainer:
             "score_version": SCORE_VERSION, "init_seen": self.init_seen,
             **({"critic": self.critic.state_dict(), "critic_opt": self.critic_opt.state_dict(),
                 "gan_step": self.gan_step} if self.critic is not None and self.critic_opt is not None else {}),
-            "rng": int(self.rng.integers(2**63)),
+            "rng": seed,
         }
+        # Written to a temporary file and moved over the old checkpoint only once complete (the temporary file
+        # is removed if the write fails), so an interrupted save leaves the previous checkpoint as it was.
         atomic_write(self.out / CHECKPOINT, lambda tmp: torch.save(state, tmp))
+        # Go on from the saved seed, as a run resumed from this checkpoint will, so that both draw the same batches.
+        self.rng = np.random.default_rng(seed)
 
     def model_extra(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
         metrics = metrics or {}
@@ -327,10 +332,17 @@ class Trainer:
                 self.cpu_seconds += time.process_time() - cpu0
                 losses.append(float(loss.detach()))
                 if self.step % 50 == 0:
-                    rate = (self.seen - tick_seen) / (time.time() - tick)  # a resumed run's first report is short
-                    tick, tick_seen = time.time(), self.seen
+                    now = time.time()
+                    rate = (self.seen - tick_seen) / (now - tick)  # a resumed run's first report is short
+                    tick, tick_seen = now, self.seen
+                    elapsed = now - start  # in this session; the estimate goes by its pace so far
+                    left = [cfg.max_minutes * 60 - elapsed] if cfg.max_minutes is not None else []
+                    if cfg.max_steps is not None:
+                        left.append((cfg.max_steps - self.step) * elapsed / len(losses))
+                    eta = f", eta {max(0.0, min(left)) / 60:,.0f} min" if left else ""
                     self.console.print(f"step {self.step:,}  seen {self.seen:,}  loss {np.mean(losses[-50:]):.4f}  "
-                                       f"lr {lr:.2e}  {rate:.1f} img/s", highlight=False)
+                                       f"lr {lr:.2e}  {rate:.1f} img/s  elapsed {elapsed / 60:,.0f} min{eta}",
+                                       highlight=False)
                     writer.writerow([self.step, self.seen, round(self.cpu_seconds), f"{lr:.3e}",
                                      f"{np.mean(losses[-50:]):.5f}", f"{rate:.1f}"] + [""] * 6)
                     log.flush()
