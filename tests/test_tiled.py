@@ -17,7 +17,7 @@ from colouriser.colour import rgb_to_lightness
 from colouriser.load import load_image
 from colouriser.merge import merge
 from colouriser.optimise import fuse_conv_bn
-from colouriser.predict import decode_ab, fit_gamut
+from colouriser.predict import decode_ab, fit_gamut, lift_chroma
 from colouriser.prepare import lightness
 from colouriser.tiles import row_bands
 from colouriser.upsample import CoefficientRows, guided_upsample
@@ -72,8 +72,9 @@ def test_banded_render_equals_the_whole_image_render(colouriser: Colouriser, mon
     pred = colouriser.predict(pixels)
     with torch.inference_mode():
         ab = decode_ab(pred.logits, colouriser.model.centres, colouriser.settings.temperature, pred.work.shape[-2:])
-        ab = fit_gamut(pred.work, ab)
-        expected = merge(pred.light, guided_upsample(ab, pred.work, pred.light), colouriser.settings.saturation)
+        ab = lift_chroma(pred.work, fit_gamut(pred.work, ab))
+        ab = fit_gamut(pred.work, ab * colouriser.settings.saturation)
+        expected = merge(pred.light, guided_upsample(ab, pred.work, pred.light))
     monkeypatch.setattr(pipeline_module, "row_bands", functools.partial(row_bands, band_pixels=5000))  # many bands
     got = colouriser.render(pred)
     assert got.dtype == np.float32 and got.shape == (203, 311, 3)
@@ -88,7 +89,8 @@ def test_compact_pixels_give_the_same_colours_as_float_rgb(colouriser: Colourise
     pixels = _photo(120, 160)
     from_float = colouriser.colourise_rgb(np.repeat(pixels[..., None] / np.float32(255), 3, 2))
     from_bytes = colouriser.colourise_rgb(pixels)
-    np.testing.assert_allclose(from_bytes, from_float, atol=1e-4)
+    # (pixels brought into the gamut at their luminance carry the two paths' float differences further near black)
+    np.testing.assert_allclose(from_bytes, from_float, atol=1e-3)  # a quarter of a uint8 level
 
 
 def test_loaded_image_keeps_the_decoded_pixels() -> None:

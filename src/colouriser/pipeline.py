@@ -197,18 +197,22 @@ class Colouriser:
             ab_work = decode_ab(logits, self.model.centres, temperature, pred.work.shape[-2:])
             if hinted:
                 assert pred.hint_mask is not None and pred.hint_ab is not None
-                # The hints are the colours wanted in the output, after the saturation below is applied (below
-                # 1, a hint divided by it may leave the gamut and be pulled short of the hint by fit_gamut).
+                # The hints are the colours wanted in the output, after the saturation below is applied: divided
+                # by it here, multiplied back below.
                 wanted = pred.hint_ab / saturation if saturation > 0 else pred.hint_ab
-                ab_work = fit_gamut(pred.work, propagate_hints(ab_work, pred.work, wanted, pred.hint_mask))
+                ab_work = propagate_hints(ab_work, pred.work, wanted, pred.hint_mask)
             else:  # automatic: never hand back a grey-looking colouring (the user's hints stay as given)
                 ab_work = lift_chroma(pred.work, fit_gamut(pred.work, ab_work))
+            # The saturation is applied here, at the working size, and the gamut fitted after it: a colour boosted
+            # out of sRGB loses chroma along its own hue, at its own lightness, instead of being clipped per RGB
+            # channel at full resolution, which shifts hue and lightness (blotches).
+            ab_work = fit_gamut(pred.work, ab_work * saturation)
             # Full resolution, a band of rows at a time: coefficients resized, multiply-add, Lab -> sRGB.
             height, width = pred.light.shape[-2:]
             coef = CoefficientRows(guided_coefficients(ab_work, pred.work), height, width)
             out = np.empty((height, width, 3), dtype)
             for top, bottom in row_bands(height, width):
-                merge_rows(pred.light[0, 0, top:bottom], coef.rows(top, bottom), saturation, out[top:bottom])
+                merge_rows(pred.light[0, 0, top:bottom], coef.rows(top, bottom), out[top:bottom])
             return out
 
     def colourise_rgb(self, rgb: np.ndarray, size: int | None = None, temperature: float | None = None,

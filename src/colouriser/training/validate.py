@@ -11,7 +11,7 @@ from PIL import Image, ImageOps
 
 from ..colour import lab_to_rgb, rgb_to_lab
 from ..metrics import GREY_CHROMA, colourfulness, psnr
-from ..predict import decode_ab, lift_chroma
+from ..predict import decode_ab, fit_gamut, lift_chroma
 from .data import find_images, in_holdout
 
 TEMPERATURES = (0.3, 0.45, 0.6, 1.0)
@@ -67,7 +67,7 @@ def _row(light: torch.Tensor, ab: torch.Tensor, saturation: float, original: np.
          cf_orig: float) -> tuple[float, float, float, float, float]:
     """One photo's (PSNR, grey PSNR, colourfulness, original's colourfulness, left grey) for ``ab`` (at the
     size of ``light``) scaled by ``saturation``."""
-    out = lab_to_rgb(torch.cat([light, ab * saturation], 1))
+    out = lab_to_rgb(torch.cat([light, fit_gamut(light, ab * saturation)], 1))  # as the pipeline does
     chroma = float(rgb_to_lab(out)[:, 1:].norm(dim=1).mean())
     out_np = out[0].permute(1, 2, 0).numpy()
     return psnr(out_np, original), psnr_grey, colourfulness(out_np), cf_orig, float(chroma < GREY_CHROMA)
