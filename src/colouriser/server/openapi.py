@@ -35,8 +35,9 @@ def _upload_body(options: dict[str, Any]) -> dict[str, Any]:
 COLOURISE_DOC: dict[str, Any] = {
     "description": (
         "Send a black-and-white (or faded) photo; get it back in colour at full resolution, in the input's format "
-        "(JPEG, PNG, TIFF, WebP, BMP; other inputs give PNG) unless `format` asks for another, with its EXIF and "
-        "ICC profile kept and a note that the colours are estimated. Send the photo either as a "
+        "(JPEG, PNG, TIFF, WebP, BMP; other inputs give PNG) unless `format` asks for another, with its EXIF kept "
+        "(a non-sRGB ICC profile is converted to sRGB and the result tagged sRGB) and a note that the colours are "
+        "estimated. Send the photo either as a "
         "`multipart/form-data` upload (field `file`; the options may also be form fields) or as the raw request "
         "body with an `image/*` Content-Type. Nothing is stored: the photo and its result live in memory only. "
         "When the service is full the answer is an immediate 503 with `Retry-After`.\n\n"

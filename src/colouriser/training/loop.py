@@ -46,7 +46,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup_steps: int = 300
     schedule_images: int = 1_500_000  # cosine decay of the learning rate spans this many images seen
-    rebalance_lambda: float = 0.5
+    rebalance_lambda: float = 0.7  # as the CLI; the shipped model went on at 0.85 (README: Quality)
     hint_none_share: float = 0.5
     ema_decay: float = 0.999
     max_steps: int | None = None
