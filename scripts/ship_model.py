@@ -7,6 +7,7 @@ historical photos, write the model card and the README's contact sheet.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import shutil
 import time
@@ -17,7 +18,7 @@ from colouriser.load import load_image
 from colouriser.pipeline import PACKAGE_MODELS, Colouriser
 from colouriser.training.data import evenly_spaced, find_images
 from colouriser.training.loop import TrainConfig, Trainer
-from colouriser.training.tune import tune_defaults
+from colouriser.training.tune import tune_defaults, tune_matched
 from colouriser.training.validate import ValSet
 from colouriser.weights import CARD_FILE, WEIGHTS_FILE, read_metadata
 
@@ -34,6 +35,18 @@ def table(report: dict, label: str) -> str:
                     f"| {m['grey']:.0%} | {m['l_error']:.2f} | {'' if c is None else f'{c:.1%}'} |")
     rows.append(f"| originals | | {report['original_colourfulness']:.1f} | | | | | |")
     return "\n".join(rows)
+
+
+def cfg_lr(extra: dict) -> str:
+    return f"{extra['train_config']['lr']:.1e}"
+
+
+def tuning_text(saturations: str) -> str:
+    if saturations == "matched":
+        return ("by the same score on the validation photos, the saturation\n  being the one that reaches 90% of the "
+                "originals' colourfulness at that temperature")
+    return (f"over a grid by the PSNR gain over grey, penalised outside 85-115% of the\n  originals' colourfulness "
+            f"and for outputs left grey (`scripts/tune_defaults.py`; saturations {saturations})")
 
 
 def gan_section(cfg: dict) -> str:
@@ -53,30 +66,57 @@ started from, and all rows are at its defaults):
 """
 
 
+def last_lr(run: Path) -> str:
+    """The learning rate of the run's last logged step, from its log.csv."""
+    with (run / "log.csv").open() as f:
+        rates = [row["lr"] for row in csv.DictReader(f) if row["lr"]]
+    return f"{float(rates[-1]):.1e}" if rates else "?"
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--run", required=True)
-    p.add_argument("--weights", default=WEIGHTS_FILE,
-                   help="which weights of the run: its best by validation (default), or 'last': the EMA weights "
-                        "of its checkpoint, for a run whose learning rate decayed to its floor")
+    p.add_argument("--weights", default="auto",
+                   help="which weights of the run: 'auto' (default) the better by validation score of its best "
+                        "checkpoint and its last weights (the EMA of its checkpoint: a run whose learning rate has "
+                        "decayed may end better than its last validation); 'best'; 'last'")
     p.add_argument("--note", default="", help="a paragraph for the card's training section (the model's history)")
     p.add_argument("--name", default="default")
     p.add_argument("--val", default=str(ROOT.parent / "shared/data/val"))
     p.add_argument("--historical", default=str(ROOT.parent / "shared/data/historical"))
     p.add_argument("--limit", type=int)
     p.add_argument("--temperatures", default="0.3,0.45,0.6,0.8,1.0", help="grid to choose the default from")
-    p.add_argument("--saturations", default="0.9,1.0,1.05,1.1,1.2")
+    p.add_argument("--saturations", default="matched",
+                   help="'matched' (default): per temperature, the saturation that makes the outputs 90%% as "
+                        "colourful as the originals, the temperature chosen by the PSNR gain there; or a grid, "
+                        "e.g. 0.9,1.0,1.1, scored by PSNR gain penalised outside 85-115%% colourfulness")
     args = p.parse_args()
 
+    run = Path(args.run)
     target = PACKAGE_MODELS / args.name
     target.mkdir(parents=True, exist_ok=True)
-    if args.weights == "last":  # resuming the run's checkpoint gives its trainer, which exports like training
-        Trainer(TrainConfig(data=[], out=args.run)).export(target / WEIGHTS_FILE)
-    else:
-        shutil.copyfile(Path(args.run) / args.weights, target / WEIGHTS_FILE)
-    tune_defaults(target / WEIGHTS_FILE, ValSet.load([Path(args.val)]),
-                  tuple(float(t) for t in args.temperatures.split(",")),
-                  tuple(float(s) for s in args.saturations.split(",")))
+    valset = ValSet.load([Path(args.val)])
+    temperatures = tuple(float(t) for t in args.temperatures.split(","))
+
+    def tune(path: Path) -> dict:
+        if args.saturations == "matched":
+            return tune_matched(path, valset, temperatures)
+        return tune_defaults(path, valset, temperatures, tuple(float(x) for x in args.saturations.split(",")))
+
+    candidates = {"best": run / WEIGHTS_FILE, "last": target / "last.safetensors"}
+    if args.weights in ("auto", "last"):  # resuming the run's checkpoint gives its trainer, which exports as training
+        Trainer(TrainConfig(data=[], out=args.run)).export(candidates["last"])
+    chosen = args.weights
+    scores = {}
+    if args.weights == "auto":
+        for name in ("best", "last"):
+            shutil.copyfile(candidates[name], target / WEIGHTS_FILE)
+            scores[name] = tune(target / WEIGHTS_FILE)["objective"]
+            print(f"{name}: validation score {scores[name]:.3f}")
+        chosen = max(scores, key=scores.__getitem__)
+    shutil.copyfile(candidates[chosen], target / WEIGHTS_FILE)
+    candidates["last"].unlink(missing_ok=True)
+    tune(target / WEIGHTS_FILE)
     meta = read_metadata(target / WEIGHTS_FILE)
     extra = meta["extra"]
     colouriser = Colouriser.from_pretrained(args.name)
@@ -98,11 +138,15 @@ def main() -> None:
     groups = sum(1 for d in cfg["data"] for sub in Path(d).iterdir() if sub.is_dir()) if Path(cfg["data"][0]).exists() \
         else "several"
     hours = extra["cpu_seconds"] / 3600
-    picked = ("Checkpoint picked by validation score (PSNR gain over grey at the saturation that makes the "
-              "outputs 90%\n  as colourful as the originals, less 10 dB per unit share left grey)"
-              if extra.get("validation") else
-              "The run's last weights (its learning rate decayed to its floor, 5% of the peak), not picked by the "
-              "validation score")
+    score_text = ("validation score: PSNR gain over grey at the saturation that makes the outputs 90%\n  as "
+                  "colourful as the originals, less 10 dB per unit share left grey")
+    which = {"best": f"the run's best checkpoint (step {extra['steps']:,})",
+             "last": f"the run's last weights (learning rate {last_lr(run)} at the end, peak {cfg_lr(extra)})"}
+    if scores:
+        picked = (f"Picked by {score_text}: {which[chosen]}, {scores[chosen]:.3f}, over the other candidate, "
+                  f"{min(scores.values()):.3f}")
+    else:
+        picked = f"Shipped as asked (`--weights {chosen}`): {which[chosen]}; {score_text}"
     size_mb = (target / WEIGHTS_FILE).stat().st_size / 1e6
     card = f"""# colouriser model `{args.name}`
 
@@ -129,9 +173,8 @@ walls and anything else whose colour is not implied by what it is).
   ({hours:.1f} CPU-hours on a 2-core machine, no GPU).
 - {picked}; working
   size {extra['defaults']['size']}; then the default temperature ({extra['defaults']['temperature']}) and
-  saturation ({extra['defaults'].get('saturation', 1.0)}) were chosen over a grid by the PSNR gain over grey,
-  penalised outside 85-115% of the originals' colourfulness and for outputs left grey
-  (`scripts/tune_defaults.py`: temperatures {args.temperatures}, saturations {args.saturations}).
+  saturation ({extra['defaults'].get('saturation', 1.0)}) were chosen {tuning_text(args.saturations)}
+  (temperatures {args.temperatures}).
 {args.note}
 
 ## Quality at the default settings

@@ -155,3 +155,34 @@ def test_quick_validation_lifts_a_near_grey_colouring_like_the_pipeline() -> Non
     undone = validate(model, ValSet([rgb]), (1.0,), saturation=2.2 / CHROMA_FLOOR)[1.0]
     assert undone["grey_share"] == 1.0
     assert lifted["colourfulness"] > 1.3 * undone["colourfulness"]
+
+
+def test_tune_matched_stores_the_temperature_with_the_best_matched_score(tmp_path: Path) -> None:
+    """Shipping chooses the default temperature as training picks checkpoints (PSNR gain at 90% of the originals'
+    colourfulness) and the saturation that reaches it; both go into the model file, with the validation PSNR."""
+    import shutil
+
+    import skimage.data
+
+    from colouriser.pipeline import Colouriser, resolve_model
+    from colouriser.training.tune import tune_matched
+    from colouriser.training.validate import ValSet, validate
+
+    path = tmp_path / "model.safetensors"
+    shutil.copyfile(resolve_model(None), path)
+    images = []
+    for name in ("astronaut", "coffee", "chelsea"):
+        im = Image.fromarray(getattr(skimage.data, name)())
+        im.thumbnail((96, 96))
+        images.append(torch.from_numpy(np.asarray(im, dtype=np.float32) / 255).permute(2, 0, 1)[None])
+    valset = ValSet(images)
+    best = tune_matched(path, valset, (0.45, 1.0), log=lambda _: None)
+    model, _ = load_model(path)
+    measured = validate(model, valset, (0.45, 1.0), matched=True)
+    winner = max(measured, key=lambda t: measured[t]["checkpoint_score"])
+    extra = read_metadata(path)["extra"]
+    assert extra["defaults"]["temperature"] == best["temperature"] == winner
+    assert extra["defaults"]["saturation"] == pytest.approx(measured[winner]["saturation_matched"], abs=0.005)
+    assert extra["validation"]["psnr"] == pytest.approx(measured[winner]["psnr_matched"], abs=1e-6)
+    settings = Colouriser.from_pretrained(path).settings
+    assert (settings.temperature, settings.saturation) == (winner, extra["defaults"]["saturation"])

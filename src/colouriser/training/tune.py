@@ -35,7 +35,36 @@ def tune_defaults(path: Path, valset: ValSet, temperatures: tuple[float, ...] = 
                 f"colourfulness {m['colourfulness_ratio']:.0%} grey {m['grey_share']:.0%} objective {objective(m):.3f}")
     best = max(grid, key=lambda g: g["objective"])
     log(f"chosen: temperature {best['temperature']}, saturation {best['saturation']}")
+    _store_defaults(path, meta, best, grid, best["psnr"])
+    return best
+
+
+def tune_matched(path: Path, valset: ValSet, temperatures: tuple[float, ...] = TEMPERATURES,
+                 log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Choose the default temperature as training picks checkpoints: by the PSNR gain over grey at the saturation
+    that makes the outputs ``MATCH_COLOURFULNESS`` as colourful as the originals (``checkpoint_score``), and that
+    saturation (to 0.01) as the default; stored in ``path``'s metadata like :func:`tune_defaults`."""
+    model, meta = load_model(path)
+    grid = []
+    for t, m in validate(model, valset, temperatures, matched=True).items():
+        grid.append({"temperature": t, "saturation": round(m["saturation_matched"], 2), **m,
+                     "objective": m["checkpoint_score"]})
+        log(f"T {t:.2f}: at saturation {m['saturation_matched']:.2f} ({m['colourfulness_ratio_matched']:.0%} of the "
+            f"originals' colourfulness) PSNR {m['psnr_matched']:.2f} (grey {m['psnr_grey']:.2f}), "
+            f"{m['grey_share_matched']:.0%} grey, score {m['checkpoint_score']:.3f}")
+    best = max(grid, key=lambda g: g["objective"])
+    log(f"chosen: temperature {best['temperature']}, saturation {best['saturation']}")
+    _store_defaults(path, meta, best, grid, best["psnr_matched"])
+    return best
+
+
+def _store_defaults(path: Path, meta: dict[str, Any], best: dict[str, Any], grid: list[dict[str, Any]],
+                    psnr: float) -> None:
+    """Write ``best``'s temperature and saturation into the model file as its defaults, ``grid`` as its tuning,
+    and the quick validation's ``psnr`` at those defaults as its validation (``colouriser models`` shows it)."""
     extra = meta["extra"]
+    extra["validation"] = {"psnr": psnr, "psnr_grey": best["psnr_grey"], "temperature": best["temperature"],
+                           "saturation": best["saturation"], "objective": best["objective"]}
     extra["defaults"] = {"size": DEFAULT_SIZE, **extra.get("defaults", {}), "temperature": best["temperature"],
                          "saturation": best["saturation"]}
     extra["tuning"] = grid
@@ -44,4 +73,3 @@ def tune_defaults(path: Path, valset: ValSet, temperatures: tuple[float, ...] = 
         metadata = dict(f.metadata())
     metadata["extra"] = json.dumps(extra)
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
-    return best
