@@ -1,5 +1,6 @@
-"""Ship a trained model: copy a run's best weights into the package, evaluate them on the validation and
-historical photos, write the model card and the README's contact sheet.
+"""Ship a trained model: of a run's best checkpoint and its last weights, copy the one with the better validation
+score into the package with its defaults tuned, evaluate it on the validation and historical photos, write the
+model card and the README's contact sheet.
 
     python scripts/ship_model.py --run runs/default --name default
 """
@@ -10,6 +11,7 @@ import argparse
 import csv
 import json
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from colouriser.evaluate import contact_sheet, evaluate
 from colouriser.load import load_image
 from colouriser.pipeline import PACKAGE_MODELS, Colouriser
 from colouriser.training.data import evenly_spaced, find_images
-from colouriser.training.loop import TrainConfig, Trainer
+from colouriser.training.loop import CHECKPOINT, LOG, TrainConfig, Trainer
 from colouriser.training.tune import tune_defaults, tune_matched
 from colouriser.training.validate import ValSet
 from colouriser.weights import CARD_FILE, WEIGHTS_FILE, read_metadata
@@ -67,8 +69,10 @@ started from, and all rows are at its defaults):
 
 
 def last_lr(run: Path) -> str:
-    """The learning rate of the run's last logged step, from its log.csv."""
-    with (run / "log.csv").open() as f:
+    """The learning rate of the run's last logged step, from its log.csv ("?" without one)."""
+    if not (run / LOG).exists():
+        return "?"
+    with (run / LOG).open() as f:
         rates = [row["lr"] for row in csv.DictReader(f) if row["lr"]]
     return f"{float(rates[-1]):.1e}" if rates else "?"
 
@@ -76,7 +80,7 @@ def last_lr(run: Path) -> str:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--run", required=True)
-    p.add_argument("--weights", default="auto",
+    p.add_argument("--weights", default="auto", choices=("auto", "best", "last"),
                    help="which weights of the run: 'auto' (default) the better by validation score of its best "
                         "checkpoint and its last weights (the EMA of its checkpoint: a run whose learning rate has "
                         "decayed may end better than its last validation); 'best'; 'last'")
@@ -97,26 +101,29 @@ def main() -> None:
     target.mkdir(parents=True, exist_ok=True)
     valset = ValSet.load([Path(args.val)])
     temperatures = tuple(float(t) for t in args.temperatures.split(","))
+    matched = args.saturations == "matched"
 
     def tune(path: Path) -> dict:
-        if args.saturations == "matched":
+        if matched:
             return tune_matched(path, valset, temperatures)
         return tune_defaults(path, valset, temperatures, tuple(float(x) for x in args.saturations.split(",")))
 
-    candidates = {"best": run / WEIGHTS_FILE, "last": target / "last.safetensors"}
-    if args.weights in ("auto", "last"):  # resuming the run's checkpoint gives its trainer, which exports as training
-        Trainer(TrainConfig(data=[], out=args.run)).export(candidates["last"])
-    chosen = args.weights
-    scores = {}
-    if args.weights == "auto":
-        for name in ("best", "last"):
-            shutil.copyfile(candidates[name], target / WEIGHTS_FILE)
-            scores[name] = tune(target / WEIGHTS_FILE)["objective"]
-            print(f"{name}: validation score {scores[name]:.3f}")
-        chosen = max(scores, key=scores.__getitem__)
-    shutil.copyfile(candidates[chosen], target / WEIGHTS_FILE)
-    candidates["last"].unlink(missing_ok=True)
-    tune(target / WEIGHTS_FILE)
+    # Each candidate is tuned in a scratch folder; only the winner, tuned, is copied into the package.
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        files: dict[str, Path] = {}
+        if args.weights in ("auto", "best") and (run / WEIGHTS_FILE).exists():
+            files["best"] = Path(shutil.copyfile(run / WEIGHTS_FILE, Path(tmp) / "best.safetensors"))
+        if args.weights in ("auto", "last") and (run / CHECKPOINT).exists():
+            files["last"] = Path(tmp) / "last.safetensors"
+            Trainer(TrainConfig(data=[], out=args.run), load_photos=False).export(files["last"])
+        if not files:
+            raise SystemExit(f"{run}: no {WEIGHTS_FILE} or {CHECKPOINT} to ship (--weights {args.weights})")
+        for name, path in files.items():
+            results[name] = tune(path)
+            print(f"{name}: objective {results[name]['objective']:.3f}")
+        chosen = max(results, key=lambda n: results[n]["objective"])
+        shutil.copyfile(files[chosen], target / WEIGHTS_FILE)
     meta = read_metadata(target / WEIGHTS_FILE)
     extra = meta["extra"]
     colouriser = Colouriser.from_pretrained(args.name)
@@ -138,15 +145,18 @@ def main() -> None:
     groups = sum(1 for d in cfg["data"] for sub in Path(d).iterdir() if sub.is_dir()) if Path(cfg["data"][0]).exists() \
         else "several"
     hours = extra["cpu_seconds"] / 3600
-    score_text = ("validation score: PSNR gain over grey at the saturation that makes the outputs 90%\n  as "
-                  "colourful as the originals, less 10 dB per unit share left grey")
-    which = {"best": f"the run's best checkpoint (step {extra['steps']:,})",
-             "last": f"the run's last weights (learning rate {last_lr(run)} at the end, peak {cfg_lr(extra)})"}
-    if scores:
-        picked = (f"Picked by {score_text}: {which[chosen]}, {scores[chosen]:.3f}, over the other candidate, "
-                  f"{min(scores.values()):.3f}")
-    else:
-        picked = f"Shipped as asked (`--weights {chosen}`): {which[chosen]}; {score_text}"
+    score_text = ("validation score (PSNR gain over grey at the saturation that makes the outputs 90%\n  as "
+                  "colourful as the originals, less 10 dB per unit share left grey)" if matched else
+                  "tuning score (PSNR gain over grey at the default saturation, penalised outside 85-115%\n  of "
+                  "the originals' colourfulness and for outputs left grey)")
+    which = (f"the run's best checkpoint by its training-time validation (step {extra['steps']:,})"
+             if chosen == "best" else
+             f"the run's last weights (step {extra['steps']:,}; learning rate {last_lr(run)} at the end, peak "
+             f"{cfg_lr(extra)})")
+    others = ", ".join(f"{n} {r['objective']:.3f}" for n, r in results.items() if n != chosen)
+    picked = (f"Picked by {score_text}: {which}, {results[chosen]['objective']:.3f} (other candidate: {others})"
+              if others else f"{which[0].upper()}{which[1:]} (`--weights {args.weights}`), {score_text} "
+              f"{results[chosen]['objective']:.3f}")
     size_mb = (target / WEIGHTS_FILE).stat().st_size / 1e6
     card = f"""# colouriser model `{args.name}`
 

@@ -154,7 +154,7 @@ def test_same_named_inputs_each_get_their_own_output(tmp_path: Path) -> None:
     assert "4 skipped" in again.stderr
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.jpg")} == stamps
 
-    # The same name from two folders given one by one: numbered in input order, even with --overwrite.
+    # The same name from two folders given one by one: numbered in input order.
     out = tmp_path / "files"
     result = run("colourise", str(src / "a" / "x.jpg"), str(src / "b" / "x.jpg"), "-o", str(out), "--size", "64",
                  "--overwrite", "-q")

@@ -19,13 +19,12 @@ MAX_CHROMA = 110.0
 _LINEAR_STEPS = 65535
 
 
-def merge(light: torch.Tensor, ab: torch.Tensor, saturation: float = 1.0) -> np.ndarray:
-    """L (1, 1, H, W) + ab (1, 2, H, W) -> sRGB (H, W, 3) float32 in 0..1.
-
-    ``saturation`` scales the chroma; ab is clipped to the bins' range before the conversion back, and the
-    pixels still outside sRGB are brought in at their own luminance (see :func:`_fit_stray_pixels`).
+def merge(light: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
+    """L (1, 1, H, W) + ab (1, 2, H, W) -> sRGB (H, W, 3) float32 in 0..1, the whole image at once (the
+    pipeline's banded :func:`merge_rows` gives the same). ab is capped at the bins' chroma before the conversion
+    back, and the pixels still outside sRGB are brought in at their own luminance (see :func:`_fit_stray_pixels`).
     """
-    lin = lab_to_linear(torch.cat([light, _limit(ab, saturation, 1)], 1))[0]
+    lin = lab_to_linear(torch.cat([light, _limit(ab, 1)], 1))[0]
     _fit_stray_pixels(lin)
     return linear_to_srgb(lin.clamp_(0, 1)).permute(1, 2, 0).numpy()
 
@@ -35,7 +34,7 @@ def merge_rows(light: torch.Tensor, coef: torch.Tensor, out: np.ndarray) -> None
     sRGB written into ``out`` (h, W, 3), uint8 (0..255) or float32 (0..1). The saturation is applied before,
     at the working size, where the gamut is fitted after it."""
     ab = torch.addcmul(coef[2:], coef[:2], light / 100)
-    lab = torch.cat([light[None], _limit(ab, 1.0, 0)], 0)
+    lab = torch.cat([light[None], _limit(ab, 0)], 0)
     lin = lab_to_linear(lab)
     _fit_stray_pixels(lin)
     target = torch.from_numpy(out)
@@ -67,10 +66,8 @@ def _fit_stray_pixels(lin: torch.Tensor) -> None:
     lin[:, outside] = y + d * reach.amin(0).clamp(max=1)
 
 
-def _limit(ab: torch.Tensor, saturation: float, dim: int) -> torch.Tensor:
-    """Scale the chroma by ``saturation`` and cap it at MAX_CHROMA, hue kept."""
-    if saturation != 1.0:
-        ab = ab * saturation
+def _limit(ab: torch.Tensor, dim: int) -> torch.Tensor:
+    """Cap the chroma at MAX_CHROMA, hue kept."""
     a, b = ab.unbind(dim)
     chroma = torch.hypot(a, b).unsqueeze(dim)  # not norm(dim=...): a strided reduction, 50x slower here
     return ab * (MAX_CHROMA / chroma.clamp_(min=MAX_CHROMA))

@@ -85,7 +85,9 @@ def estimate_prior(photos: PhotoSet, centres: torch.Tensor, rng: np.random.Gener
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, console: Console | None = None) -> None:
+    def __init__(self, cfg: TrainConfig, console: Console | None = None, load_photos: bool = True) -> None:
+        """A new run, or the run in ``cfg.out`` resumed from its checkpoint; ``load_photos=False`` resumes it
+        without its training photos, to export its weights."""
         self.cfg = cfg
         self.out = Path(cfg.out)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -105,7 +107,7 @@ class Trainer:
         self.photos: PhotoSet | None = None
         ckpt_path = self.out / CHECKPOINT
         if ckpt_path.exists():
-            self._resume(ckpt_path)
+            self._resume(ckpt_path, load_photos)
         else:
             self._start()
 
@@ -158,7 +160,7 @@ class Trainer:
                            f"in {time.time() - t:.0f} s; sampling shares: {shares}")
         return photos
 
-    def _resume(self, path: Path) -> None:
+    def _resume(self, path: Path, load_photos: bool = True) -> None:
         state = torch.load(path, map_location="cpu", weights_only=False)
         saved = TrainConfig(**state["config"])
         # The run's own settings win, except for how long to go on and how often to check, and a decay length
@@ -188,13 +190,17 @@ class Trainer:
         else:  # scored by an older rule: its best is not comparable, so the next validation sets a new one
             self.console.print("the checkpoint's best validation score used an older rule: starting afresh")
         self.init_seen = state.get("init_seen", 0)
-        self.rng = np.random.default_rng(state["rng"])
-        self.photos = self._load_photos()
+        self.rng = np.random.default_rng()
+        if isinstance(state["rng"], dict):  # the generator's exact state, so the run goes on drawing as it would have
+            self.rng.bit_generator.state = state["rng"]
+        else:  # older checkpoints stored a fresh seed
+            self.rng = np.random.default_rng(state["rng"])
+        if load_photos:
+            self.photos = self._load_photos()
         self.console.print(f"resumed {path} at step {self.step:,} ({self.seen:,} images seen)")
 
     # -- saving ----------------------------------------------------------------------------------
     def save_checkpoint(self) -> None:
-        seed = int(self.rng.integers(2**63))
         state = {
             "config": asdict(self.cfg), "arch": self.arch, "model_config": self.model_config,
             "model": self.model.state_dict(), "ema": self.ema.state_dict(), "opt": self.opt.state_dict(),
@@ -203,13 +209,11 @@ class Trainer:
             "score_version": SCORE_VERSION, "init_seen": self.init_seen,
             **({"critic": self.critic.state_dict(), "critic_opt": self.critic_opt.state_dict(),
                 "gan_step": self.gan_step} if self.critic is not None and self.critic_opt is not None else {}),
-            "rng": seed,
+            "rng": self.rng.bit_generator.state,
         }
         # Written to a temporary file and moved over the old checkpoint only once complete (the temporary file
         # is removed if the write fails), so an interrupted save leaves the previous checkpoint as it was.
         atomic_write(self.out / CHECKPOINT, lambda tmp: torch.save(state, tmp))
-        # Go on from the saved seed, as a run resumed from this checkpoint will, so that both draw the same batches.
-        self.rng = np.random.default_rng(seed)
 
     def model_extra(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
         metrics = metrics or {}

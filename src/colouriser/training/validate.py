@@ -73,6 +73,15 @@ def _row(light: torch.Tensor, ab: torch.Tensor, saturation: float, original: np.
     return psnr(out_np, original), psnr_grey, colourfulness(out_np), cf_orig, float(chroma < GREY_CHROMA)
 
 
+def _lifted(light: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+    """``ab`` as the pipeline colours it before the saturation, but upsampled bilinearly, not guided (faster): lifted
+    when its gamut-fitted chroma is under the never-grey floor; otherwise left unfitted, so that two models that
+    differ only in boldness reach the same colours at their matched saturations (the gamut is fitted after it)."""
+    fitted = fit_gamut(light, ab)
+    lifted = lift_chroma(light, fitted)
+    return ab if lifted is fitted else lifted
+
+
 def _summary(rows: list[tuple[float, float, float, float, float]]) -> dict[str, float]:
     a = np.array(rows)
     return {
@@ -104,10 +113,7 @@ def validate(model: torch.nn.Module, valset: ValSet, temperatures: tuple[float, 
         grey = lab_to_rgb(torch.cat([light, torch.zeros_like(lab[:, 1:])], 1))[0].permute(1, 2, 0).numpy()
         cf_orig = colourfulness(original)
         psnr_grey = psnr(grey, original)
-        # as the pipeline colours an automatic colouring, but bilinear, not guided, upsampling (faster) and
-        # without its gamut fitting before the lift, which would make a bolder model's matched score differ
-        ab_by_t = {t: lift_chroma(light, decode_ab(logits, model.centres, t, light.shape[-2:]))
-                   for t in temperatures}
+        ab_by_t = {t: _lifted(light, decode_ab(logits, model.centres, t, light.shape[-2:])) for t in temperatures}
         for t in temperatures:
             rows[t].append(_row(light, ab_by_t[t], saturation, original, psnr_grey, cf_orig))
         if matched:
