@@ -7,9 +7,23 @@ from PIL import Image
 
 from colouriser.training.data import PhotoSet
 from colouriser.training.loop import CHECKPOINT, LOG, TrainConfig, Trainer
+from colouriser.training.validate import ValSet
 from colouriser.weights import WEIGHTS_FILE, load_model, read_metadata
 
 from .conftest import synthetic_photo
+
+
+def skimage_valset(names: tuple[str, ...] = ("astronaut", "coffee", "chelsea"), size: int = 96):
+    """scikit-image's sample photos, long side ``size``, as a quick-validation set."""
+    import skimage.data
+
+
+    images = []
+    for name in names:
+        im = Image.fromarray(getattr(skimage.data, name)())
+        im.thumbnail((size, size))
+        images.append(torch.from_numpy(np.asarray(im, dtype=np.float32) / 255).permute(2, 0, 1)[None])
+    return ValSet(images)
 
 
 @pytest.fixture(scope="module")
@@ -97,21 +111,14 @@ def test_checkpoints_are_compared_at_matched_colourfulness() -> None:
     colourfulness (at saturation 1 their PSNRs differ)."""
     import copy
 
-    import skimage.data
-
     from colouriser.pipeline import resolve_model
-    from colouriser.training.validate import MATCH_COLOURFULNESS, ValSet, validate
+    from colouriser.training.validate import MATCH_COLOURFULNESS, validate
 
     model, _ = load_model(resolve_model(None))
     model.centres.mul_(2.0)  # so that both models reach the target well inside the saturations allowed (0.1-2)
     bold_model = copy.deepcopy(model)
     bold_model.centres.mul_(1.5)  # the same predictions decoded to 150% of the chroma
-    images = []
-    for name in ("astronaut", "coffee", "chelsea"):
-        im = Image.fromarray(getattr(skimage.data, name)())
-        im.thumbnail((96, 96))
-        images.append(torch.from_numpy(np.asarray(im, dtype=np.float32) / 255).permute(2, 0, 1)[None])
-    valset = ValSet(images)
+    valset = skimage_valset()
     temperatures = (0.45, 1.0)
     full = validate(model, valset, temperatures, matched=True)
     bold = validate(bold_model, valset, temperatures, matched=True)
@@ -140,7 +147,7 @@ def test_quick_validation_lifts_a_near_grey_colouring_like_the_pipeline() -> Non
     from colouriser.colour import rgb_to_lab
     from colouriser.pipeline import resolve_model
     from colouriser.predict import CHROMA_FLOOR
-    from colouriser.training.validate import ValSet, validate
+    from colouriser.training.validate import validate
 
     model, _ = load_model(resolve_model(None))
     im = Image.fromarray(skimage.data.coffee())
@@ -162,20 +169,13 @@ def test_tune_matched_stores_the_temperature_with_the_best_matched_score(tmp_pat
     colourfulness) and the saturation that reaches it; both go into the model file, with the validation PSNR."""
     import shutil
 
-    import skimage.data
-
     from colouriser.pipeline import Colouriser, resolve_model
     from colouriser.training.tune import tune_matched
-    from colouriser.training.validate import ValSet, validate
+    from colouriser.training.validate import validate
 
     path = tmp_path / "model.safetensors"
     shutil.copyfile(resolve_model(None), path)
-    images = []
-    for name in ("astronaut", "coffee", "chelsea"):
-        im = Image.fromarray(getattr(skimage.data, name)())
-        im.thumbnail((96, 96))
-        images.append(torch.from_numpy(np.asarray(im, dtype=np.float32) / 255).permute(2, 0, 1)[None])
-    valset = ValSet(images)
+    valset = skimage_valset()
     best = tune_matched(path, valset, (0.45, 1.0), log=lambda _: None)
     model, _ = load_model(path)
     measured = validate(model, valset, (0.45, 1.0), matched=True)
