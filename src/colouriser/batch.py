@@ -139,9 +139,12 @@ def plan_outputs(jobs: list[Job], fmt: str | None = None) -> list[Job]:
             job = planned[i]
             tag = ext if by_extension else str(n)
             planned[i] = replace(job, relative=job.relative.with_name(f"{job.relative.name}-{tag}"), renamed=True)
-    # A new name may meet another input's own (x.jpg and x.png beside an x-png.jpg): count on from 2.
-    taken: set[str] = set()
+    # A new name may meet another input's own (x.jpg and x.png beside an x-png.jpg): the input keeps its own
+    # name, and the renamed one counts on from 2.
+    taken = {key(job) for job in planned if not job.renamed}
     for i, job in enumerate(planned):
+        if not job.renamed:
+            continue
         base, n = job.relative, 2
         while key(job) in taken:
             job = replace(job, relative=base.with_name(f"{base.name}-{n}"), renamed=True)
