@@ -94,6 +94,8 @@ def main() -> None:
                    help="'matched' (default): per temperature, the saturation that makes the outputs 90%% as "
                         "colourful as the originals, the temperature chosen by the PSNR gain there; or a grid, "
                         "e.g. 0.9,1.0,1.1, scored by PSNR gain penalised outside 85-115%% colourfulness")
+    p.add_argument("--replace-better", action="store_true",
+                   help="ship even if the installed model of that name scores better on the same validation")
     args = p.parse_args()
 
     run = Path(args.run)
@@ -123,6 +125,14 @@ def main() -> None:
             results[name] = tune(path)
             print(f"{name}: objective {results[name]['objective']:.3f}")
         chosen = max(results, key=lambda n: results[n]["objective"])
+        if (target / WEIGHTS_FILE).exists() and not args.replace_better:
+            # Never replace a model with a worse one: the installed model is scored the same way, on a copy.
+            installed = Path(shutil.copyfile(target / WEIGHTS_FILE, Path(tmp) / "installed.safetensors"))
+            score = tune(installed)["objective"]
+            print(f"installed {args.name}: objective {score:.3f}")
+            if score >= results[chosen]["objective"]:
+                raise SystemExit(f"the installed model scores {score:.3f}, the run's {chosen} weights "
+                                 f"{results[chosen]['objective']:.3f}: nothing shipped (--replace-better ships anyway)")
         shutil.copyfile(files[chosen], target / WEIGHTS_FILE)
     meta = read_metadata(target / WEIGHTS_FILE)
     extra = meta["extra"]
