@@ -17,7 +17,6 @@ _RGB_TO_XYZ = torch.tensor(
     dtype=torch.float64,
 )
 _XYZ_TO_RGB = torch.linalg.inv(_RGB_TO_XYZ)
-LUMINANCE = _RGB_TO_XYZ[1]  # Y of linear sRGB; sums to 1, so grey R = G = B = Y
 # D65 reference white (2 degree observer), as in scikit-image.
 _WHITE = torch.tensor([0.95047, 1.0, 1.08883], dtype=torch.float64)
 _EPS = 216 / 24389  # (6/29)^3

@@ -18,7 +18,10 @@ from PIL import Image
 
 
 def _normal(rng: np.random.Generator, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-    return torch.from_numpy(rng.standard_normal(shape, dtype=np.float32)).to(like.dtype)
+    """Gaussian noise decided by ``rng`` alone (a torch generator seeded from it: torch draws normals about 3x
+    faster than numpy, and the run's numpy generator stays the one source of randomness)."""
+    generator = torch.Generator().manual_seed(int(rng.integers(2**63)))
+    return torch.randn(shape, generator=generator, dtype=like.dtype)
 
 
 def fade(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
