@@ -18,8 +18,8 @@ from PIL import Image
 
 
 def _normal(rng: np.random.Generator, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
-    """Gaussian noise decided by ``rng`` alone (a torch generator seeded from it: torch draws normals about 3x
-    faster than numpy, and the run's numpy generator stays the one source of randomness)."""
+    """Gaussian noise decided by ``rng`` alone (a torch generator seeded from it, so the run's numpy generator stays
+    the one source of randomness; as fast as numpy's here: 15 ms per batch of 24 crops either way)."""
     generator = torch.Generator().manual_seed(int(rng.integers(2**63)))
     return torch.randn(shape, generator=generator, dtype=like.dtype)
 
