@@ -24,7 +24,7 @@ from PIL import Image
 from .hints import Hint
 from .load import ImageError
 from .pipeline import Colouriser
-from .save import extension, output_format
+from .save import extension, format_of_suffix, output_format
 from .training.data import IMAGE_SUFFIXES, find_images
 from .weights import atomic_write
 
@@ -102,12 +102,7 @@ def source_format(path: Path) -> str | None:
             with Image.open(path) as im:
                 return im.format
     except Exception:  # unreadable in any way: colouring it fails and reports why
-        return _guess_format(path)
-
-
-def _guess_format(path: Path) -> str | None:
-    return {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP",
-            ".webp": "WEBP"}.get(path.suffix.lower())
+        return format_of_suffix(path.suffix)
 
 
 def output_path(job: Job, out_dir: Path, suffix: str = "", fmt: str | None = None) -> Path:

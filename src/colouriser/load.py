@@ -382,8 +382,7 @@ def _cmyk_to_rgb(im: Image.Image) -> tuple[Image.Image, str]:
             from PIL import ImageCms
 
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            target = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-            out = ImageCms.profileToProfile(im, source, target, outputMode="RGB")
+            out = ImageCms.profileToProfile(im, source, _srgb_profile(), outputMode="RGB")
             if out is not None:
                 return out, "profile"
         except Exception:  # no littleCMS, or a broken profile: fall back to the plain formula

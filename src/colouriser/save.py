@@ -49,6 +49,11 @@ def extension(fmt: str) -> str:
     return _EXTENSIONS[_canonical(fmt)]
 
 
+def format_of_suffix(suffix: str) -> str | None:
+    """The format a file extension names (".jpg" -> "JPEG"), None for one we do not write."""
+    return _REQUESTED.get(suffix.lstrip(".").upper())
+
+
 def _canonical(fmt: str) -> str:
     name = _REQUESTED.get(fmt.strip().lstrip(".").upper())
     if name is None:
