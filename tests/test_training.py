@@ -164,6 +164,25 @@ def test_quick_validation_lifts_a_near_grey_colouring_like_the_pipeline() -> Non
     assert lifted["colourfulness"] > 1.3 * undone["colourfulness"]
 
 
+def test_quick_validation_can_run_the_network_at_another_working_size() -> None:
+    """``benchmarks/working_size.py`` scores the network at several working sizes on photos kept at one size: the
+    network sees the photo shrunk to the working size, and the colouring is scored at the photo's own size."""
+    from colouriser.pipeline import resolve_model
+    from colouriser.training.validate import validate
+
+    model, _ = load_model(resolve_model(None))
+    valset = skimage_valset(("astronaut",), size=128)
+    seen: list[tuple[int, ...]] = []
+    model.register_forward_hook(lambda module, args, output: seen.append(tuple(args[0].shape[-2:])))
+    full = validate(model, valset, (0.6,))[0.6]
+    same = validate(model, valset, (0.6,), work_size=128)[0.6]
+    small = validate(model, valset, (0.6,), work_size=64)[0.6]
+    assert seen == [(128, 128), (128, 128), (64, 64)]
+    assert same == full
+    assert small["psnr_grey"] == full["psnr_grey"]  # scored against the same 128 px photo
+    assert small["psnr"] != full["psnr"]
+
+
 def test_tune_matched_stores_the_temperature_with_the_best_matched_score(tmp_path: Path) -> None:
     """Shipping chooses the default temperature as training picks checkpoints (PSNR gain at 90% of the originals'
     colourfulness) and the saturation that reaches it; both go into the model file, with the validation PSNR."""

@@ -12,6 +12,7 @@ from PIL import Image, ImageOps
 from ..colour import lab_to_rgb, rgb_to_lab
 from ..metrics import GREY_CHROMA, colourfulness, psnr
 from ..predict import decode_ab, fit_gamut, lift_chroma
+from ..prepare import to_working_size
 from .data import find_images, in_holdout
 
 TEMPERATURES = (0.3, 0.45, 0.6, 1.0)
@@ -97,10 +98,12 @@ def _summary(rows: list[tuple[float, float, float, float, float]]) -> dict[str, 
 
 @torch.inference_mode()
 def validate(model: torch.nn.Module, valset: ValSet, temperatures: tuple[float, ...] = TEMPERATURES,
-             saturation: float = 1.0, matched: bool = False) -> dict[float, dict[str, float]]:
+             saturation: float = 1.0, matched: bool = False, work_size: int | None = None,
+             ) -> dict[float, dict[str, float]]:
     """Metrics per temperature at ``saturation``; with ``matched``, also at the saturation that brings the
     outputs to ``MATCH_COLOURFULNESS`` of the originals' colourfulness (keys ending ``_matched``, and
-    ``checkpoint_score``)."""
+    ``checkpoint_score``). The network sees each photo as loaded, or shrunk to a long side of ``work_size``
+    (its colour then brought back to the photo's size, as the pipeline does)."""
     was_training = model.training
     model.eval()
     rows: dict[float, list[tuple[float, float, float, float, float]]] = {t: [] for t in temperatures}
@@ -108,7 +111,7 @@ def validate(model: torch.nn.Module, valset: ValSet, temperatures: tuple[float, 
     for rgb in valset.images:
         lab = rgb_to_lab(rgb)
         light = lab[:, :1]
-        logits = model(light)
+        logits = model(light if work_size is None else to_working_size(light, work_size))
         original = rgb[0].permute(1, 2, 0).numpy()
         grey = lab_to_rgb(torch.cat([light, torch.zeros_like(lab[:, 1:])], 1))[0].permute(1, 2, 0).numpy()
         cf_orig = colourfulness(original)
