@@ -58,6 +58,27 @@ def test_photo_set_drops_grey_photos_and_weights_groups(photo_dirs: tuple[Path, 
     assert batch.shape == (5, 3, 48, 48) and batch.min() >= 0 and batch.max() <= 1
 
 
+def test_cutmix_pastes_a_box_of_another_photo_of_the_batch() -> None:
+    """Each mixed photo keeps its own pixels except one box, which holds, at the same place, another photo's
+    pixels; a share of 0 leaves the batch as it was, and the same generator state gives the same mix."""
+    from colouriser.training.data import cutmix
+
+    rng = np.random.default_rng(0)
+    batch = torch.stack([torch.full((3, 32, 40), float(i)) for i in range(6)])
+    assert torch.equal(cutmix(batch, 0.0, rng), batch)
+    mixed = cutmix(batch, 1.0, np.random.default_rng(1))
+    assert torch.equal(mixed, cutmix(batch, 1.0, np.random.default_rng(1)))
+    assert torch.equal(batch, torch.stack([torch.full((3, 32, 40), float(i)) for i in range(6)]))  # input kept
+    for i in range(6):
+        other = mixed[i] != i
+        assert other.any(), "every photo mixed at share 1"
+        rows, cols = other[0].any(1).nonzero().flatten(), other[0].any(0).nonzero().flatten()
+        box = mixed[i, :, rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+        assert 8 <= box.shape[1] <= 16 and 10 <= box.shape[2] <= 20  # a quarter to a half of each side
+        assert len(box.unique()) == 1 and float(box.unique()) != i  # one other photo, colour and lightness
+        assert int(other[0].sum()) == box.shape[1] * box.shape[2]  # nothing outside the box changed
+
+
 def test_twenty_steps_lower_the_loss(photo_dirs: tuple[Path, Path], tmp_path: Path) -> None:
     trainer = Trainer(_config(photo_dirs, tmp_path / "run", max_steps=20))
     result = trainer.run()

@@ -26,6 +26,17 @@ def _folder_weights(items: list[str]) -> dict[str, float]:
     return weights
 
 
+def _share(raw: str) -> float:
+    """An argparse type for a share from 0 to 1."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expects a number from 0 to 1, got {raw!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expects a number from 0 to 1, got {raw}")
+    return value
+
+
 QUALITY_RANGE = (1, 100)  # JPEG/WebP quality, as Pillow takes it
 
 
@@ -74,7 +85,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(
         data=args.data, out=args.out, val=args.val or [], encoder=args.encoder, init=init,
         batch=args.batch, crop=args.crop, lr=args.lr, rebalance_lambda=args.rebalance_lambda,
-        schedule_images=args.schedule_images, max_steps=args.max_steps, max_minutes=args.max_minutes,
+        weight_decay=args.weight_decay, cutmix=args.cutmix, schedule_images=args.schedule_images,
+        max_steps=args.max_steps, max_minutes=args.max_minutes,
         val_every=args.val_every, checkpoint_minutes=args.checkpoint_minutes,
         folder_weights=_folder_weights(args.folder_weight), seed=args.seed, threads=args.threads, gan=args.gan,
     )
@@ -362,6 +374,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=5e-4)
     t.add_argument("--rebalance-lambda", type=float, default=0.7,
                    help="class rebalancing: 1 = plain cross-entropy, 0 = fully inverse prior")
+    t.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW's decoupled weight decay")
+    t.add_argument("--cutmix", type=_share, default=0.0, metavar="SHARE",
+                   help="paste a box from another photo of the batch into this share of the training photos "
+                        "(against memorising a small photo set; 0 = off)")
     t.add_argument("--schedule-images", type=int, default=1_500_000,
                    help="learning-rate decay spans this many images; resuming a run with another value than "
                         "the default re-times the decay of the rest of the run")

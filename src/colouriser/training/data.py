@@ -115,3 +115,23 @@ class PhotoSet:
             p = np.asarray(patch)
             out[i] = p[:, ::-1] if rng.random() < 0.5 else p
         return torch.from_numpy(out).permute(0, 3, 1, 2).float() / 255
+
+
+def cutmix(batch: torch.Tensor, share: float, rng: np.random.Generator) -> torch.Tensor:
+    """Paste into ``share`` of the photos of ``batch`` (B, 3, H, W) a box cut from another photo of the batch (the
+    same place in both; a quarter to a half of each side), colour and lightness together, so the target stays
+    true pixel by pixel. A network that has learnt its training photos by heart (their colours from their whole
+    scene) meets scenes it has not seen: CutMix (Yun et al. 2019) against memorising a small photo set."""
+    out = batch.clone()
+    count, _, h, w = batch.shape
+    if count < 2:
+        return out
+    for i in range(count):
+        if rng.random() >= share:
+            continue
+        j = (i + int(rng.integers(1, count))) % count  # any other photo
+        bh, bw = int(h * rng.uniform(0.25, 0.5)), int(w * rng.uniform(0.25, 0.5))
+        y, x = int(rng.integers(0, h - bh + 1)), int(rng.integers(0, w - bw + 1))
+        out[i, :, y:y + bh, x:x + bw] = batch[j, :, y:y + bh, x:x + bw]
+    return out
+

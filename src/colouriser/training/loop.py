@@ -24,7 +24,7 @@ from ..models.unet import encoder_config
 from ..prepare import DEFAULT_SIZE
 from ..weights import WEIGHTS_FILE, atomic_write, load_model, save_model
 from .critic import PatchCritic, critic_loss, generated_ab, generator_adversarial_loss, real_ab
-from .data import PhotoSet
+from .data import PhotoSet, cutmix
 from .degrade import degrade
 from .validate import SCORE_VERSION, ValSet, validate
 
@@ -43,7 +43,8 @@ class TrainConfig:
     batch: int = 24
     crop: int = 128
     lr: float = 5e-4
-    weight_decay: float = 1e-4
+    weight_decay: float = 1e-4  # AdamW's, decoupled (the shipped model: 1e-4)
+    cutmix: float = 0.0  # share of training photos given a box from another photo of the batch (data.cutmix)
     warmup_steps: int = 300
     schedule_images: int = 1_500_000  # cosine decay of the learning rate spans this many images seen
     rebalance_lambda: float = 0.7  # as the CLI; the shipped model went on at 0.85 (README: Quality)
@@ -250,6 +251,8 @@ class Trainer:
         """Draw a batch of crops and take one optimiser step on it (a NoGAN step in a GAN run); the loss."""
         assert self.photos is not None
         batch = self.photos.batch(self.cfg.batch, self.cfg.crop, self.rng)
+        if self.cfg.cutmix:
+            batch = cutmix(batch, self.cfg.cutmix, self.rng)
         if self.cfg.gan:
             return self._gan_step(batch)
         loss = self.loss(batch)

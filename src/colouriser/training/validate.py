@@ -25,17 +25,20 @@ class ValSet:
     @classmethod
     def load(cls, roots: list[Path], size: int = 256, limit: int | None = None, holdout: float = 0.0) -> ValSet:
         """The photos under ``roots`` (only the held-out share when ``holdout`` > 0), long side ``size``."""
+        paths = [p for root in roots for p in find_images(root) if not holdout or in_holdout(p, holdout)]
+        return cls.from_paths(paths[:limit] if limit else paths, size)
+
+    @classmethod
+    def from_paths(cls, paths: list[Path], size: int = 256) -> ValSet:
+        """These photos, long side ``size``."""
         images = []
-        for root in roots:
-            for path in find_images(root):
-                if holdout and not in_holdout(path, holdout):
-                    continue
-                with Image.open(path) as im:
-                    im = ImageOps.exif_transpose(im).convert("RGB")
-                    im.thumbnail((size, size), Image.Resampling.LANCZOS)
-                    arr = np.asarray(im, dtype=np.float32) / 255
-                images.append(torch.from_numpy(arr).permute(2, 0, 1)[None])
-        return cls(images[:limit] if limit else images)
+        for path in paths:
+            with Image.open(path) as im:
+                im = ImageOps.exif_transpose(im).convert("RGB")
+                im.thumbnail((size, size), Image.Resampling.LANCZOS)
+                arr = np.asarray(im, dtype=np.float32) / 255
+            images.append(torch.from_numpy(arr).permute(2, 0, 1)[None])
+        return cls(images)
 
 
 def score(metrics: dict[str, float]) -> float:
