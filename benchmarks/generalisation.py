@@ -2,6 +2,7 @@
 
     python benchmarks/generalisation.py                                   # the shipped model
     python benchmarks/generalisation.py --run runs/s7 --run runs/s8       # and runs' last (EMA) weights
+    python benchmarks/generalisation.py --model default --model old.safetensors   # two models
     python benchmarks/generalisation.py --per-folder 4 --val-limit 8      # a smoke run
 
 Each model is scored by the quick validation (``checkpoint_score``: PSNR gain over grey in dB at the saturation
@@ -33,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folders", default="bsds,camvid,faces", help="training sub-folders to score on")
     parser.add_argument("--per-folder", type=int, default=60)
     parser.add_argument("--val-limit", type=int)
-    parser.add_argument("--model", default="default", help="installed model to score (name, folder or file)")
+    parser.add_argument("--model", action="append", help="model to score (name, folder or file; repeat for more; "
+                        "default: the shipped model)")
     parser.add_argument("--run", action="append", default=[], help="also score this run's last EMA weights")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default=str(RESULTS / "generalisation"))
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         sets[f"trained-on {folder}"] = ValSet.from_paths(paths)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        models = {args.model: resolve_model(args.model)}
+        models = {name: resolve_model(name) for name in args.model or ["default"]}
         for run in args.run:
             trainer = Trainer(TrainConfig(data=[], out=run), load_photos=False)
             models[f"{run} ({trainer.seen:,} images)"] = Path(tmp) / f"{len(models)}.safetensors"

@@ -77,6 +77,14 @@ def last_lr(run: Path) -> str:
     return f"{float(rates[-1]):.1e}" if rates else "?"
 
 
+def regularised(cfg: dict) -> str:
+    share = cfg.get("cutmix", 0.0)
+    if not share:
+        return "no CutMix"
+    return (f"CutMix on {share:.0%} of the images (a box of another photo of the batch pasted in, against "
+            "memorising the training photos; README, Quality)")
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--run", required=True)
@@ -188,7 +196,8 @@ walls and anything else whose colour is not implied by what it is).
 - Loss: cross-entropy on soft-encoded ab (5 nearest bins, sigma 5) with class rebalancing
   lambda {cfg['rebalance_lambda']} (1 would be plain cross-entropy).
 - {cfg['crop']}x{cfg['crop']} crops, batch {cfg['batch']}, AdamW lr {cfg['lr']} with cosine decay over
-  {cfg['schedule_images']:,} images, EMA of weights (decay {cfg['ema_decay']}).
+  {cfg['schedule_images']:,} images, EMA of weights (decay {cfg['ema_decay']}), weight decay {cfg['weight_decay']},
+  {regularised(cfg)}.
 - Steps: {extra['steps']:,}; images seen: {extra['images_seen']:,}; CPU time: {extra['cpu_seconds']:,} s
   ({hours:.1f} CPU-hours on a 2-core machine, no GPU).
 - {picked}; working
