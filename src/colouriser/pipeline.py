@@ -96,7 +96,8 @@ class Settings:
     temperature: float = DEFAULT_TEMPERATURE
     saturation: float = 1.0  # automatic colourings: the model's chosen boost
     # With hints the hints supply the colour and the boost overshoots around them: 10 sampled hints gained
-    # 3.14 dB over the automatic colouring at saturation 1 and 2.92 dB at the model's 1.12 (benchmarks/guidance.py).
+    # 3.14 dB over the automatic colouring at saturation 1 and 2.92 dB at its boost of 1.12 (session-4 default;
+    # benchmarks/guidance.py).
     saturation_with_hints: float = 1.0
 
 
