@@ -51,9 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     from colouriser.weights import load_model
 
     torch.set_num_threads(args.threads)
-    sets = {"validation": ValSet.load([Path(args.val)], limit=args.val_limit)}
-    for folder, paths in group_folders([Path(args.val)]).items():
-        sets[f"unseen {folder}"] = ValSet.from_paths(paths[:args.val_limit] if args.val_limit else paths)
+    # The validation photos are loaded once, per folder; all of them together are the same photos in the same
+    # order as ValSet.load reads them.
+    unseen = {f"unseen {folder}": ValSet.from_paths(paths[:args.val_limit] if args.val_limit else paths)
+              for folder, paths in group_folders([Path(args.val)]).items()}
+    everything = [image for valset in unseen.values() for image in valset.images]
+    sets = {"validation": ValSet(everything[:args.val_limit] if args.val_limit else everything), **unseen}
     for folder in args.folders.split(","):
         paths = evenly_spaced(find_images(Path(args.train) / folder), args.per_folder)
         sets[f"trained-on {folder}"] = ValSet.from_paths(paths)
@@ -62,8 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         models = {name: resolve_model(name) for name in args.model or ["default"]}
         for run in args.run:
             trainer = Trainer(TrainConfig(data=[], out=run), load_photos=False)
-            models[f"{run} ({trainer.seen:,} images)"] = Path(tmp) / f"{len(models)}.safetensors"
-            trainer.export(models[f"{run} ({trainer.seen:,} images)"])
+            path = Path(tmp) / f"{len(models)}.safetensors"
+            trainer.export(path)
+            models[f"{run} ({trainer.seen:,} images)"] = path
         for name, path in models.items():
             model, meta = load_model(path)
             row: dict[str, object] = {"model": name, "images_seen": meta["extra"].get("images_seen")}

@@ -27,11 +27,11 @@ def _folder_weights(items: list[str]) -> dict[str, float]:
 
 
 def _share(raw: str) -> float:
-    """An argparse type for a share from 0 to 1."""
+    """An argparse type for a share from 0 to 1 (as :func:`_quality`: anything else, words included, refused)."""
     try:
         value = float(raw)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expects a number from 0 to 1, got {raw!r}") from None
+        value = -1.0
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"expects a number from 0 to 1, got {raw}")
     return value

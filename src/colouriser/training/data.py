@@ -134,4 +134,3 @@ def cutmix(batch: torch.Tensor, share: float, rng: np.random.Generator) -> torch
         y, x = int(rng.integers(0, h - bh + 1)), int(rng.integers(0, w - bw + 1))
         out[i, :, y:y + bh, x:x + bw] = batch[j, :, y:y + bh, x:x + bw]
     return out
-
