@@ -77,6 +77,12 @@ def last_lr(run: Path) -> str:
     return f"{float(rates[-1]):.1e}" if rates else "?"
 
 
+def crops(cfg: dict) -> str:
+    store = cfg.get("store_side") or int(cfg["crop"] * 1.25)
+    return (f"photos kept at short side {store}, each crop {cfg.get('crop_scale', 0.6):.0%} to all of it and at "
+            f"least {cfg['crop']} px, resized")
+
+
 def regularised(cfg: dict) -> str:
     share = cfg.get("cutmix", 0.0)
     if not share:
@@ -195,7 +201,7 @@ walls and anything else whose colour is not implied by what it is).
 - Input lightness degraded as old photos are (fading, blur, grain, scratches, JPEG), target clean.
 - Loss: cross-entropy on soft-encoded ab (5 nearest bins, sigma 5) with class rebalancing
   lambda {cfg['rebalance_lambda']} (1 would be plain cross-entropy).
-- {cfg['crop']}x{cfg['crop']} crops, batch {cfg['batch']}, AdamW lr {cfg['lr']} with cosine decay over
+- {cfg['crop']}x{cfg['crop']} crops ({crops(cfg)}), batch {cfg['batch']}, AdamW lr {cfg['lr']} with cosine decay over
   {cfg['schedule_images']:,} images, EMA of weights (decay {cfg['ema_decay']}), weight decay {cfg['weight_decay']},
   {regularised(cfg)}.
 - Steps: {extra['steps']:,}; images seen: {extra['images_seen']:,}; CPU time: {extra['cpu_seconds']:,} s

@@ -58,6 +58,22 @@ def test_photo_set_drops_grey_photos_and_weights_groups(photo_dirs: tuple[Path, 
     assert batch.shape == (5, 3, 48, 48) and batch.min() >= 0 and batch.max() <= 1
 
 
+def test_crops_take_the_asked_share_of_the_photo_and_never_fewer_pixels_than_the_crop() -> None:
+    """A photo whose red channel is its column number: a crop's span of red values is its side in the photo."""
+    x = np.arange(250, dtype=np.uint8)
+    photo = np.stack([np.tile(x, (100, 1)), np.zeros((100, 250), np.uint8), np.zeros((100, 250), np.uint8)], 2)
+    photos = PhotoSet({"only": [photo]}, {"only": 1.0}, 0)
+
+    def sides(crop: int, min_scale: float) -> np.ndarray:
+        red = photos.batch(60, crop, np.random.default_rng(3), min_scale)[:, 0, crop // 2] * 255
+        return (red.max(1).values - red.min(1).values + 1).numpy()  # flips do not change the span
+
+    assert np.allclose(sides(32, 1.0), 100, atol=2)  # the whole short side, every time
+    varied = sides(32, 0.5)
+    assert varied.min() >= 48 and varied.max() <= 101 and varied.max() - varied.min() > 30
+    assert sides(64, 0.1).min() >= 62  # never fewer pixels than the crop: no upsampled crops
+
+
 def test_cutmix_pastes_a_box_of_another_photo_of_the_batch() -> None:
     """Each mixed photo keeps its own pixels except one box, which holds, at the same place, another photo's
     pixels; a share of 0 leaves the batch as it was, and the same generator state gives the same mix."""

@@ -82,10 +82,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .training.loop import TrainConfig, Trainer
 
     init = str(resolve_model(args.init)) if args.init else None  # a model name, folder or file
+    if args.store_side is not None and args.store_side < args.crop:
+        raise SystemExit(f"colouriser: --store-side ({args.store_side}) must be at least --crop ({args.crop})")
     cfg = TrainConfig(
         data=args.data, out=args.out, val=args.val or [], encoder=args.encoder, init=init,
-        batch=args.batch, crop=args.crop, lr=args.lr, rebalance_lambda=args.rebalance_lambda,
-        weight_decay=args.weight_decay, cutmix=args.cutmix, schedule_images=args.schedule_images,
+        batch=args.batch, crop=args.crop, store_side=args.store_side, crop_scale=args.crop_scale,
+        lr=args.lr, rebalance_lambda=args.rebalance_lambda, weight_decay=args.weight_decay, cutmix=args.cutmix,
+        schedule_images=args.schedule_images,
         max_steps=args.max_steps, max_minutes=args.max_minutes,
         val_every=args.val_every, checkpoint_minutes=args.checkpoint_minutes,
         folder_weights=_folder_weights(args.folder_weight), seed=args.seed, threads=args.threads, gan=args.gan,
@@ -371,6 +374,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init", help="start from this model (name, folder or .safetensors) instead of ImageNet")
     t.add_argument("--batch", type=int, default=24)
     t.add_argument("--crop", type=int, default=128)
+    t.add_argument("--store-side", type=int, metavar="PX",
+                   help="keep the training photos in memory at this short side (default: 1.25 x --crop); larger "
+                        "gives crops more scales and places to come from")
+    t.add_argument("--crop-scale", type=_share, default=0.6, metavar="SHARE",
+                   help="each crop's side is this share (up to all) of the stored photo's short side, and at "
+                        "least --crop pixels (default 0.6)")
     t.add_argument("--lr", type=float, default=5e-4)
     t.add_argument("--rebalance-lambda", type=float, default=0.7,
                    help="class rebalancing: 1 = plain cross-entropy, 0 = fully inverse prior")

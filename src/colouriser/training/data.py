@@ -97,8 +97,10 @@ class PhotoSet:
     def __len__(self) -> int:
         return sum(len(a) for a in self.groups.values())
 
-    def batch(self, size: int, crop: int, rng: np.random.Generator) -> torch.Tensor:
-        """A batch of random crops (B, 3, crop, crop) as float sRGB in 0..1, with random flips and scale."""
+    def batch(self, size: int, crop: int, rng: np.random.Generator, min_scale: float = 0.6) -> torch.Tensor:
+        """A batch of random crops (B, 3, crop, crop) as float sRGB in 0..1, with random flips and scale: each
+        crop's side is ``min_scale`` to all of the photo's short side (never under ``crop`` pixels where the
+        photo has them), resized to ``crop``."""
         names = list(self.groups)
         probs = np.array([self.weights[n] for n in names])
         out = np.empty((size, crop, crop, 3), np.uint8)
@@ -106,7 +108,7 @@ class PhotoSet:
             photos = self.groups[names[g]]
             arr = photos[rng.integers(len(photos))]
             h, w = arr.shape[:2]
-            side = int(min(h, w) * rng.uniform(0.6, 1.0))
+            side = int(min(h, w) * rng.uniform(min_scale, 1.0))
             side = max(side, min(h, w, crop))
             y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
             patch = Image.fromarray(arr[y:y + side, x:x + side])

@@ -42,6 +42,8 @@ class TrainConfig:
     init: str | None = None  # a model file to start from instead of ImageNet (fine-tuning, resuming shipped weights)
     batch: int = 24
     crop: int = 128
+    store_side: int | None = None  # photos are kept in memory at this short side; None: 1.25 x crop
+    crop_scale: float = 0.6  # each crop's side is this share (up to all) of the stored photo's short side
     lr: float = 5e-4
     weight_decay: float = 1e-4  # AdamW's, decoupled (the shipped model: 1e-4)
     cutmix: float = 0.0  # share of training photos given a box from another photo of the batch (data.cutmix)
@@ -154,7 +156,8 @@ class Trainer:
 
     def _load_photos(self) -> PhotoSet:
         t = time.time()
-        photos = PhotoSet.load([Path(d) for d in self.cfg.data], short_side=int(self.cfg.crop * 1.25),
+        store = self.cfg.store_side or int(self.cfg.crop * 1.25)
+        photos = PhotoSet.load([Path(d) for d in self.cfg.data], short_side=store,
                                weight_overrides=self.cfg.folder_weights, holdout=self.cfg.holdout)
         shares = ", ".join(f"{n} {w:.0%}" for n, w in photos.weights.items())
         self.console.print(f"{len(photos):,} training photos ({photos.dropped} near-grey or unreadable dropped) "
@@ -250,7 +253,7 @@ class Trainer:
     def train_step(self) -> torch.Tensor:
         """Draw a batch of crops and take one optimiser step on it (a NoGAN step in a GAN run); the loss."""
         assert self.photos is not None
-        batch = self.photos.batch(self.cfg.batch, self.cfg.crop, self.rng)
+        batch = self.photos.batch(self.cfg.batch, self.cfg.crop, self.rng, self.cfg.crop_scale)
         if self.cfg.cutmix:
             batch = cutmix(batch, self.cfg.cutmix, self.rng)
         if self.cfg.gan:
