@@ -34,9 +34,11 @@ def test_finetune_writes_a_model_folder_with_card_and_before_after(collection: P
     evaluation = json.loads((out / "evaluation.json").read_text())
     assert {"before", "after"} <= evaluation.keys()
     assert "| fine-tuned |" in (out / "MODEL_CARD.md").read_text()
-    base_seen = read_metadata(installed_models()["default"])["extra"]["images_seen"]
+    base = read_metadata(installed_models()["default"])["extra"]
     extra = read_metadata(out / WEIGHTS_FILE)["extra"]
-    assert extra["images_seen"] > base_seen
+    assert extra["images_seen"] > base["images_seen"]
+    for key, before in (("store_side", None), ("crop_scale", 0.6)):  # crops cut as the base model's were
+        assert extra["train_config"][key] == base["train_config"].get(key, before)
     assert extra["weight_interpolation"]["keep"] == settings.keep  # averaged with the base (WiSE-FT)
     chosen = extra["defaults"]  # temperature and saturation chosen on the held-out photos, from the grid
     assert chosen["temperature"] in settings.temperatures and chosen["saturation"] in settings.saturations

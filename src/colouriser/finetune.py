@@ -57,11 +57,14 @@ def finetune(data: list[Path], base: str | Path | None, out: Path, settings: Fin
     if len(held_out) < 3:
         raise ValueError(f"only {len(held_out)} photos fall in the {s.holdout:.0%} held-out split: "
                          "fine-tuning needs a collection of at least a few dozen photos")
+    crop = s.crop or base_cfg.get("crop", 128)
+    store = base_cfg.get("store_side")  # crops cut as the base model's were (README: More varied crops)
     cfg = TrainConfig(
         data=[str(d) for d in data], out=str(out), init=str(base_file), lr=s.lr, batch=s.batch,
         warmup_steps=50, schedule_images=int(s.minutes * 60 * 30), holdout=s.holdout, patience=s.patience,
         freeze_encoder_steps=s.freeze_encoder_steps, val_every=s.val_every, max_minutes=s.minutes,
-        checkpoint_minutes=s.checkpoint_minutes, crop=s.crop or base_cfg.get("crop", 128), max_steps=s.max_steps,
+        checkpoint_minutes=s.checkpoint_minutes, crop=crop, max_steps=s.max_steps,
+        store_side=store if store and store >= crop else None, crop_scale=base_cfg.get("crop_scale", 0.6),
         rebalance_lambda=lam, gan=s.gan,
     )
     trainer = Trainer(cfg, console)
