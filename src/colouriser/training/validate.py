@@ -129,12 +129,20 @@ def validate(model: torch.nn.Module, valset: ValSet, temperatures: tuple[float, 
         m["score"] = score(m)
         if not matched:
             continue
-        # colourfulness grows a little less than linearly with saturation (gamut clipping): refine the guess
+        # colourfulness grows less than linearly with saturation (gamut fitting): the first guess scales the
+        # saturation in proportion, later ones step along the secant of the last two tries
         sat, ratio, at = saturation, m["colourfulness_ratio"], m
+        before: tuple[float, float] | None = None
         for _ in range(6):
             if not np.isfinite(ratio):  # validation photos without colour: nothing to match
                 break
-            sat = float(np.clip(sat * MATCH_COLOURFULNESS / max(ratio, 1e-3), 0.1, MAX_SATURATION))
+            guess = sat * MATCH_COLOURFULNESS / max(ratio, 1e-3)
+            if before is not None and abs(ratio - before[1]) > 1e-6:
+                slope = (ratio - before[1]) / (sat - before[0])
+                if slope > 0:
+                    guess = sat + (MATCH_COLOURFULNESS - ratio) / slope
+            before = (sat, ratio)
+            sat = float(np.clip(guess, 0.1, MAX_SATURATION))
             at = _summary([_row(light, ab_by_t[t], sat, original, psnr_grey, cf_orig)
                            for light, original, psnr_grey, cf_orig, ab_by_t in kept])
             ratio = at["colourfulness_ratio"]
