@@ -19,7 +19,7 @@ from colouriser.evaluate import contact_sheet, evaluate
 from colouriser.load import load_image
 from colouriser.pipeline import PACKAGE_MODELS, Colouriser
 from colouriser.training.data import evenly_spaced, find_images
-from colouriser.training.loop import CHECKPOINT, LOG, TrainConfig, Trainer
+from colouriser.training.loop import CHECKPOINT, LOG, TrainConfig, Trainer, stored_side
 from colouriser.training.tune import tune_defaults, tune_matched
 from colouriser.training.validate import ValSet
 from colouriser.weights import CARD_FILE, WEIGHTS_FILE, read_metadata
@@ -78,7 +78,7 @@ def last_lr(run: Path) -> str:
 
 
 def crops(cfg: dict) -> str:
-    store = cfg.get("store_side") or int(cfg["crop"] * 1.25)
+    store = stored_side(cfg["crop"], cfg.get("store_side"))
     return (f"photos kept at short side {store}, each crop {cfg.get('crop_scale', 0.6):.0%} to all of it and at "
             f"least {cfg['crop']} px, resized")
 

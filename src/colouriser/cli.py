@@ -88,8 +88,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         data=args.data, out=args.out, val=args.val or [], encoder=args.encoder, init=init,
         batch=args.batch, crop=args.crop, store_side=args.store_side, crop_scale=args.crop_scale,
         lr=args.lr, rebalance_lambda=args.rebalance_lambda, weight_decay=args.weight_decay, cutmix=args.cutmix,
-        schedule_images=args.schedule_images,
-        max_steps=args.max_steps, max_minutes=args.max_minutes,
+        schedule_images=args.schedule_images, max_steps=args.max_steps, max_minutes=args.max_minutes,
         val_every=args.val_every, checkpoint_minutes=args.checkpoint_minutes,
         folder_weights=_folder_weights(args.folder_weight), seed=args.seed, threads=args.threads, gan=args.gan,
     )

@@ -45,7 +45,7 @@ class TrainConfig:
     store_side: int | None = None  # photos are kept in memory at this short side; None: 1.25 x crop
     crop_scale: float = 0.6  # each crop's side is this share (up to all) of the stored photo's short side
     lr: float = 5e-4
-    weight_decay: float = 1e-4  # AdamW's, decoupled (the shipped model: 1e-4)
+    weight_decay: float = 1e-4  # AdamW's, decoupled (the shipped model went on at 0.05: README, Memorising)
     cutmix: float = 0.0  # share of training photos given a box from another photo of the batch (data.cutmix)
     warmup_steps: int = 300
     schedule_images: int = 1_500_000  # cosine decay of the learning rate spans this many images seen
@@ -68,6 +68,11 @@ class TrainConfig:
     gan_temperature: float = DEFAULT_TEMPERATURE
     seed: int = 0
     threads: int | None = None
+
+
+def stored_side(crop: int, store_side: int | None) -> int:
+    """The short side training photos are kept at in memory: ``store_side``, by default 1.25 x the crop."""
+    return store_side or int(crop * 1.25)
 
 
 def _lr(cfg: TrainConfig, step: int, seen: int) -> float:
@@ -156,8 +161,8 @@ class Trainer:
 
     def _load_photos(self) -> PhotoSet:
         t = time.time()
-        store = self.cfg.store_side or int(self.cfg.crop * 1.25)
-        photos = PhotoSet.load([Path(d) for d in self.cfg.data], short_side=store,
+        photos = PhotoSet.load([Path(d) for d in self.cfg.data],
+                               short_side=stored_side(self.cfg.crop, self.cfg.store_side),
                                weight_overrides=self.cfg.folder_weights, holdout=self.cfg.holdout)
         shares = ", ".join(f"{n} {w:.0%}" for n, w in photos.weights.items())
         self.console.print(f"{len(photos):,} training photos ({photos.dropped} near-grey or unreadable dropped) "
