@@ -116,7 +116,7 @@ def test_train_resumes_from_the_shipped_model_by_name(tmp_path: Path) -> None:
     save_photos(tmp_path / "photos" / "group", 6, 80, seed=4)
     result = run("train", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "run"), "--init", "default",
                  "--max-steps", "2", "--batch", "2", "--crop", "64", "--cutmix", "0.5", "--weight-decay", "0.05",
-                 "--store-side", "72", "--crop-scale", "0.9")
+                 "--store-side", "72", "--crop-scale", "0.9", "--semantic", "0.5", "--semantic-crops", "1")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "pretrained/default/model.safetensors" in result.stdout and "images seen before" in result.stdout
     import torch
@@ -124,6 +124,7 @@ def test_train_resumes_from_the_shipped_model_by_name(tmp_path: Path) -> None:
     config = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["config"]
     assert config["cutmix"] == 0.5 and config["weight_decay"] == 0.05  # kept for the run's resumption
     assert config["store_side"] == 72 and config["crop_scale"] == 0.9
+    assert config["semantic"] == 0.5 and config["semantic_crops"] == 1
     small = run("train", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "run2"), "--store-side", "100")
     assert small.returncode == 1 and "--store-side (100) must be at least --crop (128)" in small.stderr
     bad = run("train", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "run2"), "--cutmix", "2")

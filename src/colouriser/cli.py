@@ -88,9 +88,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         data=args.data, out=args.out, val=args.val or [], encoder=args.encoder, init=init,
         batch=args.batch, crop=args.crop, store_side=args.store_side, crop_scale=args.crop_scale,
         lr=args.lr, rebalance_lambda=args.rebalance_lambda, weight_decay=args.weight_decay, cutmix=args.cutmix,
-        schedule_images=args.schedule_images, max_steps=args.max_steps, max_minutes=args.max_minutes,
-        val_every=args.val_every, checkpoint_minutes=args.checkpoint_minutes,
-        folder_weights=_folder_weights(args.folder_weight), seed=args.seed, threads=args.threads, gan=args.gan,
+        semantic=args.semantic, semantic_crops=args.semantic_crops, schedule_images=args.schedule_images,
+        max_steps=args.max_steps, max_minutes=args.max_minutes, val_every=args.val_every,
+        checkpoint_minutes=args.checkpoint_minutes, folder_weights=_folder_weights(args.folder_weight), seed=args.seed,
+        threads=args.threads, gan=args.gan,
     )
     result = Trainer(cfg).run()
     print(f"stopped at step {result['step']:,} ({result['seen']:,} images seen); run folder: {args.out}")
@@ -386,6 +387,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--cutmix", type=_share, default=0.0, metavar="SHARE",
                    help="paste a box from another photo of the batch into this share of the training photos "
                         "(against memorising a small photo set; 0 = off)")
+    t.add_argument("--semantic", type=float, default=0.0, metavar="WEIGHT",
+                   help="weight of a semantic-consistency term: a frozen ImageNet classifier (EfficientNet-Lite0) "
+                        "should see the same classes in the colouring as in the original (0 = off)")
+    t.add_argument("--semantic-crops", type=int, default=8, metavar="N",
+                   help="crops of each batch the semantic term is computed on (default 8)")
     t.add_argument("--schedule-images", type=int, default=1_500_000,
                    help="learning-rate decay spans this many images; resuming a run with another value than "
                         "the default re-times the decay of the rest of the run")

@@ -26,6 +26,7 @@ from ..weights import WEIGHTS_FILE, atomic_write, load_model, save_model
 from .critic import PatchCritic, critic_loss, generated_ab, generator_adversarial_loss, real_ab
 from .data import PhotoSet, cutmix
 from .degrade import degrade
+from .semantic import SemanticLoss
 from .validate import SCORE_VERSION, ValSet, validate
 
 ARCH = "unet-effnet-lite"
@@ -47,6 +48,8 @@ class TrainConfig:
     lr: float = 5e-4
     weight_decay: float = 1e-4  # AdamW's, decoupled (the shipped model went on at 0.05: README, Memorising)
     cutmix: float = 0.0  # share of training photos given a box from another photo of the batch (data.cutmix)
+    semantic: float = 0.0  # weight of the semantic-consistency term (training.semantic); 0 = off
+    semantic_crops: int = 8  # crops of each batch it is computed on (a frozen classifier's passes are not cheap)
     warmup_steps: int = 300
     schedule_images: int = 1_500_000  # cosine decay of the learning rate spans this many images seen
     rebalance_lambda: float = 0.7  # as the CLI; the shipped model went on at 0.85 (README: Quality)
@@ -155,6 +158,7 @@ class Trainer:
         self.critic: PatchCritic | None = None
         self.critic_opt: torch.optim.Optimizer | None = None
         self.gan_step = 0
+        self.semantic = SemanticLoss() if self.cfg.semantic else None
         if self.cfg.gan:
             self.critic = PatchCritic()
             self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=self.cfg.gan_lr, betas=(0.0, 0.9))
@@ -263,13 +267,18 @@ class Trainer:
             batch = cutmix(batch, self.cfg.cutmix, self.rng)
         if self.cfg.gan:
             return self._gan_step(batch)
-        loss = self.loss(batch)
+        ce, logits, lab = self._forward(batch)
+        loss = ce
+        if self.semantic is not None:
+            k = min(self.cfg.semantic_crops, len(batch))
+            fake = generated_ab(logits[:k], self.model.centres, lab.shape[-2:], DEFAULT_TEMPERATURE)
+            loss = loss + self.cfg.semantic * self.semantic(lab[:k, :1], fake, batch[:k])
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
         self.opt.step()
         self.ema.update_parameters(self.model)
-        return loss
+        return ce.detach()  # the log's loss stays the cross-entropy, comparable across runs with and without extras
 
     def _gan_step(self, rgb: torch.Tensor) -> torch.Tensor:
         """One NoGAN step: the critic learns on every step; the generator only once the critic is pretrained,
