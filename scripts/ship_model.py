@@ -91,6 +91,15 @@ def regularised(cfg: dict) -> str:
             "memorising the training photos; README, Quality)")
 
 
+def semantic(cfg: dict) -> str:
+    weight = cfg.get("semantic", 0.0)
+    if not weight:
+        return ""
+    return (f", plus {weight} x a semantic-consistency term on {cfg.get('semantic_crops', 8)} crops of each batch "
+            "(KL divergence of a frozen ImageNet EfficientNet-Lite0's classes on the colouring from its classes on "
+            "the original; README, Quality)")
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--run", required=True)
@@ -200,7 +209,7 @@ walls and anything else whose colour is not implied by what it is).
   Face crops are 70% of the photos but about a third of the draws.
 - Input lightness degraded as old photos are (fading, blur, grain, scratches, JPEG), target clean.
 - Loss: cross-entropy on soft-encoded ab (5 nearest bins, sigma 5) with class rebalancing
-  lambda {cfg['rebalance_lambda']} (1 would be plain cross-entropy).
+  lambda {cfg['rebalance_lambda']} (1 would be plain cross-entropy){semantic(cfg)}.
 - {cfg['crop']}x{cfg['crop']} crops ({crops(cfg)}), batch {cfg['batch']}, AdamW lr {cfg['lr']} with cosine decay over
   {cfg['schedule_images']:,} images, EMA of weights (decay {cfg['ema_decay']}), weight decay {cfg['weight_decay']},
   {regularised(cfg)}.

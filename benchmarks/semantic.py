@@ -1,0 +1,121 @@
+"""Does a colouring keep what the photo shows? ImageNet classifiers' agreement, models side by side.
+
+    python benchmarks/semantic.py --model default --run runs/s11 --run runs/s10-snaps/ckpt-123.pt
+    python benchmarks/semantic.py --model default --limit 20          # a smoke run
+
+Zhang et al.'s semantic-interpretability test, as ``colouriser evaluate`` reports it (the top-1 class of
+EfficientNet-Lite2 on the colouring, against its top-1 on the colour original), with a second opinion from
+Lite1, and made fair between models: each is run at the temperature and saturation at which its outputs have
+90% of the originals' colourfulness (the validation score's matching), since less colour alone moves
+agreement towards the grey baseline's. ``--model`` takes a name, folder or file; ``--run`` a run folder or a
+checkpoint file (its EMA weights). The first model is the reference for the paired counts: photos whose class
+another model keeps where the reference loses it (won) and the other way round (lost).
+Prints a table and writes ``benchmarks/results/semantic.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--val", default=str(ROOT.parent / "shared/data/val"))
+    parser.add_argument("--limit", type=int)
+    parser.add_argument("--model", action="append", default=[], help="model name, folder or file (repeat)")
+    parser.add_argument("--run", action="append", default=[], help="run folder or checkpoint file: its EMA weights")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default=str(RESULTS / "semantic"))
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(ROOT / "src"))
+    import torch
+
+    from colouriser.classifier import ImageNetClassifier
+    from colouriser.evaluate import grey_baseline
+    from colouriser.load import load_image
+    from colouriser.metrics import colourfulness, psnr
+    from colouriser.pipeline import Colouriser, resolve_model
+    from colouriser.training.data import find_images
+    from colouriser.training.loop import CHECKPOINT, TrainConfig, Trainer
+    from colouriser.training.validate import ValSet, validate
+    from colouriser.weights import load_model
+
+    torch.set_num_threads(args.threads)
+    paths = find_images(Path(args.val))[:args.limit]
+    valset = ValSet.from_paths(paths)
+    photos = [load_image(p).rgb for p in paths]
+    judges = {"lite2": ImageNetClassifier("lite2"), "lite1": ImageNetClassifier("lite1")}
+    wanted = {j: [c.top1(rgb) for rgb in photos] for j, c in judges.items()}
+    grey = {j: [c.top1(grey_baseline(rgb)) == w for rgb, w in zip(photos, wanted[j], strict=True)]
+            for j, c in judges.items()}
+    rows: list[dict[str, object]] = [{"model": "grey baseline", **{f"same_{j}": float(np.mean(v))
+                                                                    for j, v in grey.items()}}]
+    reference: list[bool] | None = None
+    with tempfile.TemporaryDirectory() as tmp:
+        models = {name: resolve_model(name) for name in args.model}
+        for i, run in enumerate(args.run):
+            folder = Path(run)
+            if folder.is_file():  # a checkpoint file of its own (e.g. a snapshot): read as a run folder
+                folder = Path(tmp) / f"run{i}"
+                folder.mkdir()
+                shutil.copy(run, folder / CHECKPOINT)
+            trainer = Trainer(TrainConfig(data=[], out=str(folder)), load_photos=False)
+            path = Path(tmp) / f"{i}.safetensors"
+            trainer.export(path)
+            models[f"{run} ({trainer.seen:,} images)"] = path
+        for name, path in models.items():
+            model, meta = load_model(path)
+            results = validate(model, valset, (0.6, 1.0), matched=True)
+            t, m = max(results.items(), key=lambda kv: kv[1]["checkpoint_score"])
+            colouriser = Colouriser.from_pretrained(path, temperature=t, saturation=m["saturation_matched"])
+            outputs = [colouriser.colourise_rgb(rgb) for rgb in photos]
+            same = {j: [c.top1(out) == w for out, w in zip(outputs, wanted[j], strict=True)]
+                    for j, c in judges.items()}
+            row: dict[str, object] = {
+                "model": name, "images_seen": meta["extra"].get("images_seen"), "temperature": t,
+                "saturation": round(m["saturation_matched"], 3), "score": round(m["checkpoint_score"], 3),
+                "psnr": float(np.mean([psnr(o, p) for o, p in zip(outputs, photos, strict=True)])),
+                "colourfulness_ratio": float(np.mean([colourfulness(o) for o in outputs])
+                                             / np.mean([colourfulness(p) for p in photos])),
+                **{f"same_{j}": float(np.mean(v)) for j, v in same.items()},
+            }
+            if reference is None:
+                reference = same["lite2"]
+            else:
+                row["won"] = sum(s and not r for s, r in zip(same["lite2"], reference, strict=True))
+                row["lost"] = sum(r and not s for s, r in zip(same["lite2"], reference, strict=True))
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    lines = ["| model | images seen | T | saturation | score | PSNR | colourfulness | same class (Lite2) | "
+             "same class (Lite1) | vs first: won / lost (Lite2) |", "|---|" + "---:|" * 9]
+    for r in rows:
+        seen = f"{r['images_seen']:,}" if r.get("images_seen") else ""
+        cells = [str(r["model"]), seen, str(r.get("temperature", "")), str(r.get("saturation", "")),
+                 f"{r['score']:.3f}" if "score" in r else "", f"{r['psnr']:.2f}" if "psnr" in r else "",
+                 f"{r['colourfulness_ratio']:.0%}" if "colourfulness_ratio" in r else "",
+                 f"{r['same_lite2']:.1%}", f"{r['same_lite1']:.1%}",
+                 f"+{r['won']} / -{r['lost']}" if "won" in r else ""]
+        lines.append("| " + " | ".join(cells) + " |")
+    table = "\n".join(lines)
+    print(table)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps({"photos": len(paths), "rows": rows}, indent=2) + "\n")
+    out.with_suffix(".md").write_text(f"{len(paths)} validation photos, each model at 90% of the originals' "
+                                      f"colourfulness\n\n{table}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
