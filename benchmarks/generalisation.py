@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val-limit", type=int)
     parser.add_argument("--model", action="append", help="model to score (name, folder or file; repeat for more; "
                         "default: the shipped model)")
-    parser.add_argument("--run", action="append", default=[], help="also score this run's last EMA weights")
+    parser.add_argument("--run", action="append", default=[],
+                        help="also score this run's last EMA weights (run folder or checkpoint file)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default=str(RESULTS / "generalisation"))
     args = parser.parse_args(argv)
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from colouriser.pipeline import resolve_model
     from colouriser.training.data import evenly_spaced, find_images, group_folders
-    from colouriser.training.loop import TrainConfig, Trainer
+    from colouriser.training.loop import export_last
     from colouriser.training.validate import ValSet, validate
     from colouriser.weights import load_model
 
@@ -64,10 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         models = {name: resolve_model(name) for name in args.model or ["default"]}
         for run in args.run:
-            trainer = Trainer(TrainConfig(data=[], out=run), load_photos=False)
             path = Path(tmp) / f"{len(models)}.safetensors"
-            trainer.export(path)
-            models[f"{run} ({trainer.seen:,} images)"] = path
+            models[f"{run} ({export_last(run, path):,} images)"] = path
         for name, path in models.items():
             model, meta = load_model(path)
             row: dict[str, object] = {"model": name, "images_seen": meta["extra"].get("images_seen")}

@@ -1,6 +1,6 @@
 """Does a colouring keep what the photo shows? ImageNet classifiers' agreement, models side by side.
 
-    python benchmarks/semantic.py --model default --run runs/s11 --run runs/s10-snaps/ckpt-123.pt
+    python benchmarks/semantic.py --model default --run runs/s11 --run runs/s10-step3008.pt
     python benchmarks/semantic.py --model default --limit 20          # a smoke run
 
 Zhang et al.'s semantic-interpretability test, as ``colouriser evaluate`` reports it (the top-1 class of
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -47,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     from colouriser.metrics import colourfulness, psnr
     from colouriser.pipeline import Colouriser, resolve_model
     from colouriser.training.data import find_images
-    from colouriser.training.loop import CHECKPOINT, TrainConfig, Trainer
+    from colouriser.training.loop import export_last
     from colouriser.training.validate import ValSet, validate
     from colouriser.weights import load_model
 
@@ -65,15 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         models = {name: resolve_model(name) for name in args.model}
         for i, run in enumerate(args.run):
-            folder = Path(run)
-            if folder.is_file():  # a checkpoint file of its own (e.g. a snapshot): read as a run folder
-                folder = Path(tmp) / f"run{i}"
-                folder.mkdir()
-                shutil.copy(run, folder / CHECKPOINT)
-            trainer = Trainer(TrainConfig(data=[], out=str(folder)), load_photos=False)
             path = Path(tmp) / f"{i}.safetensors"
-            trainer.export(path)
-            models[f"{run} ({trainer.seen:,} images)"] = path
+            models[f"{run} ({export_last(run, path):,} images)"] = path
         for name, path in models.items():
             model, meta = load_model(path)
             results = validate(model, valset, (0.6, 1.0), matched=True)

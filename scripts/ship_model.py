@@ -19,7 +19,7 @@ from colouriser.evaluate import contact_sheet, evaluate
 from colouriser.load import load_image
 from colouriser.pipeline import PACKAGE_MODELS, Colouriser
 from colouriser.training.data import evenly_spaced, find_images
-from colouriser.training.loop import CHECKPOINT, LOG, TrainConfig, Trainer, stored_side
+from colouriser.training.loop import CHECKPOINT, LOG, export_last, stored_side
 from colouriser.training.tune import tune_defaults, tune_matched
 from colouriser.training.validate import ValSet
 from colouriser.weights import CARD_FILE, WEIGHTS_FILE, read_metadata
@@ -141,7 +141,7 @@ def main() -> None:
             files["best"] = Path(shutil.copyfile(run / WEIGHTS_FILE, Path(tmp) / "best.safetensors"))
         if args.weights in ("auto", "last") and (run / CHECKPOINT).exists():
             files["last"] = Path(tmp) / "last.safetensors"
-            Trainer(TrainConfig(data=[], out=args.run), load_photos=False).export(files["last"])
+            export_last(run, files["last"])
         if not files:
             raise SystemExit(f"{run}: no {WEIGHTS_FILE} or {CHECKPOINT} to ship (--weights {args.weights})")
         for name, path in files.items():

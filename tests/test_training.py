@@ -142,6 +142,31 @@ def test_training_can_start_from_a_shipped_model_file(photo_dirs: tuple[Path, Pa
     assert read_metadata(tmp_path / "b" / WEIGHTS_FILE)["extra"]["images_seen"] == 24 + 5 * 8
 
 
+def test_a_runs_last_weights_export_from_its_folder_or_a_copied_checkpoint(photo_dirs: tuple[Path, Path],
+                                                                         tmp_path: Path) -> None:
+    """Shipping and the benchmarks score a run's last (EMA) weights, from the run folder or from a copy of its
+    checkpoint taken mid-run, which goes on being the copy's state however far the run has gone since."""
+    import shutil
+
+    from colouriser.training.loop import export_last
+
+    out = tmp_path / "run"
+    Trainer(_config(photo_dirs, out, max_steps=2, val=[])).run()
+    copy = Path(shutil.copy(out / CHECKPOINT, tmp_path / "step2.pt"))
+    trainer = Trainer(_config(photo_dirs, out, max_steps=4, val=[]))
+    trainer.run()
+    assert export_last(out, tmp_path / "last.safetensors") == 32
+    assert export_last(copy, tmp_path / "step2.safetensors") == 16
+    last, _ = load_model(tmp_path / "last.safetensors")
+    for k, v in trainer.ema.module.state_dict().items():
+        if v.is_floating_point():
+            assert torch.allclose(last.state_dict()[k], v.half().float()), k
+    early, _ = load_model(tmp_path / "step2.safetensors")
+    assert any(not torch.equal(early.state_dict()[k], v) for k, v in last.state_dict().items())
+    with pytest.raises(FileNotFoundError, match=r"no checkpoint\.pt"):
+        export_last(tmp_path / "nothing", tmp_path / "x.safetensors")
+
+
 def test_checkpoints_are_compared_at_matched_colourfulness() -> None:
     """Of two models that differ only in how bold their colour is, neither may win the checkpoint score for it:
     both are measured at the saturation that brings their outputs to the same share of the originals'

@@ -95,10 +95,23 @@ def estimate_prior(photos: PhotoSet, centres: torch.Tensor, rng: np.random.Gener
     return (counts / counts.sum()).float()
 
 
+def export_last(run: str | Path, path: Path) -> int:
+    """Write a run's last weights (the EMA of its checkpoint: a run folder's, or a checkpoint file such as a copy
+    taken mid-run) to the model file ``path``; the number of images they have seen."""
+    run = Path(run)
+    checkpoint = run if run.is_file() else run / CHECKPOINT
+    if not checkpoint.exists():
+        raise FileNotFoundError(f"{run}: no {CHECKPOINT}")
+    trainer = Trainer(TrainConfig(data=[], out=str(checkpoint.parent)), load_photos=False, checkpoint=checkpoint)
+    trainer.export(path)
+    return trainer.seen
+
+
 class Trainer:
-    def __init__(self, cfg: TrainConfig, console: Console | None = None, load_photos: bool = True) -> None:
-        """A new run, or the run in ``cfg.out`` resumed from its checkpoint; ``load_photos=False`` resumes it
-        without its training photos, to export its weights."""
+    def __init__(self, cfg: TrainConfig, console: Console | None = None, load_photos: bool = True,
+                 checkpoint: Path | None = None) -> None:
+        """A new run, or the run in ``cfg.out`` resumed from its checkpoint (or from the ``checkpoint`` file given);
+        ``load_photos=False`` resumes it without its training photos, to export its weights."""
         self.cfg = cfg
         self.out = Path(cfg.out)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -116,7 +129,7 @@ class Trainer:
         self.stale = 0  # validations since the best one
         self.init_seen = 0  # images the starting model had seen before this run
         self.photos: PhotoSet | None = None
-        ckpt_path = self.out / CHECKPOINT
+        ckpt_path = checkpoint or self.out / CHECKPOINT
         if ckpt_path.exists():
             self._resume(ckpt_path, load_photos)
         else:
