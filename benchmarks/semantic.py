@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             model, meta = load_model(path)
             results = validate(model, valset, (0.6, 1.0), matched=True)
             t, m = max(results.items(), key=lambda kv: kv[1]["checkpoint_score"])
-            colouriser = Colouriser.from_pretrained(path, temperature=t, saturation=m["saturation_matched"])
+            colouriser = Colouriser.from_pretrained(path, backend="torch", temperature=t,
+                                                   saturation=m["saturation_matched"])
             outputs = [colouriser.colourise_rgb(rgb) for rgb in photos]
             same = {j: [c.top1(out) == w for out, w in zip(outputs, wanted[j], strict=True)]
                     for j, c in judges.items()}

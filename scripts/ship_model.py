@@ -96,8 +96,8 @@ def semantic(cfg: dict) -> str:
     if not weight:
         return ""
     return (f", plus {weight} x a semantic-consistency term on {cfg.get('semantic_crops', 8)} crops of each batch "
-            "(KL divergence of a frozen ImageNet EfficientNet-Lite0's classes on the colouring from its classes on "
-            "the original; README, Quality)")
+            "(KL(p_original || p_colouring) of a frozen ImageNet EfficientNet-Lite0's class probabilities, the "
+            f"colouring decoded at T {cfg.get('semantic_temperature', 0.38)}; README, Quality)")
 
 
 def main() -> None:

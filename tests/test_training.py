@@ -152,7 +152,7 @@ def test_a_runs_last_weights_export_from_its_folder_or_a_copied_checkpoint(photo
 
     out = tmp_path / "run"
     Trainer(_config(photo_dirs, out, max_steps=2, val=[])).run()
-    copy = Path(shutil.copy(out / CHECKPOINT, tmp_path / "step2.pt"))
+    copy = Path(shutil.copy(out / CHECKPOINT, out / "step2.pt"))  # beside the run's own checkpoint.pt
     trainer = Trainer(_config(photo_dirs, out, max_steps=4, val=[]))
     trainer.run()
     assert export_last(out, tmp_path / "last.safetensors") == 32
@@ -165,6 +165,8 @@ def test_a_runs_last_weights_export_from_its_folder_or_a_copied_checkpoint(photo
     assert any(not torch.equal(early.state_dict()[k], v) for k, v in last.state_dict().items())
     with pytest.raises(FileNotFoundError, match=r"no checkpoint\.pt"):
         export_last(tmp_path / "nothing", tmp_path / "x.safetensors")
+    with pytest.raises(FileNotFoundError, match="no such checkpoint"):
+        Trainer(_config(photo_dirs, out), checkpoint=out / "missing.pt")
 
 
 def test_checkpoints_are_compared_at_matched_colourfulness() -> None:

@@ -40,6 +40,28 @@ def _share(raw: str) -> float:
 QUALITY_RANGE = (1, 100)  # JPEG/WebP quality, as Pillow takes it
 
 
+def _non_negative(raw: str) -> float:
+    """An argparse type for a weight: a number, 0 or more."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # NaN refused too
+        raise argparse.ArgumentTypeError(f"expects a number, 0 or more, got {raw}")
+    return value
+
+
+def _positive(raw: str) -> int:
+    """An argparse type for a count: a whole number, 1 or more."""
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expects a whole number, 1 or more, got {raw}")
+    return value
+
+
 def _as_the_server_takes(name: str) -> Callable[[str], float | int]:
     """An argparse type that takes a value of the option ``name`` as the web service does: the limits live in
     server/options.py, so the command line and the API accept the same range."""
@@ -84,11 +106,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     init = str(resolve_model(args.init)) if args.init else None  # a model name, folder or file
     if args.store_side is not None and args.store_side < args.crop:
         raise SystemExit(f"colouriser: --store-side ({args.store_side}) must be at least --crop ({args.crop})")
+    if args.semantic and args.gan:
+        raise SystemExit("colouriser: --semantic and --gan do not go together (a NoGAN step has no semantic term)")
     cfg = TrainConfig(
         data=args.data, out=args.out, val=args.val or [], encoder=args.encoder, init=init,
         batch=args.batch, crop=args.crop, store_side=args.store_side, crop_scale=args.crop_scale,
         lr=args.lr, rebalance_lambda=args.rebalance_lambda, weight_decay=args.weight_decay, cutmix=args.cutmix,
-        semantic=args.semantic, semantic_crops=args.semantic_crops, schedule_images=args.schedule_images,
+        semantic=args.semantic, semantic_crops=args.semantic_crops, semantic_temperature=args.semantic_temperature,
+        schedule_images=args.schedule_images,
         max_steps=args.max_steps, max_minutes=args.max_minutes, val_every=args.val_every,
         checkpoint_minutes=args.checkpoint_minutes, folder_weights=_folder_weights(args.folder_weight), seed=args.seed,
         threads=args.threads, gan=args.gan,
@@ -387,11 +412,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--cutmix", type=_share, default=0.0, metavar="SHARE",
                    help="paste a box from another photo of the batch into this share of the training photos "
                         "(against memorising a small photo set; 0 = off)")
-    t.add_argument("--semantic", type=float, default=0.0, metavar="WEIGHT",
+    t.add_argument("--semantic", type=_non_negative, default=0.0, metavar="WEIGHT",
                    help="weight of a semantic-consistency term: a frozen ImageNet classifier (EfficientNet-Lite0) "
-                        "should see the same classes in the colouring as in the original (0 = off)")
-    t.add_argument("--semantic-crops", type=int, default=8, metavar="N",
+                        "should see the same classes in the colouring as in the original (0 = off; not with --gan)")
+    t.add_argument("--semantic-crops", type=_positive, default=8, metavar="N",
                    help="crops of each batch the semantic term is computed on (default 8)")
+    t.add_argument("--semantic-temperature", type=float, default=0.6, metavar="T",
+                   help="annealed-mean temperature of the colouring the classifier sees (default 0.6, the shipped "
+                        "model's)")
     t.add_argument("--schedule-images", type=int, default=1_500_000,
                    help="learning-rate decay spans this many images; resuming a run with another value than "
                         "the default re-times the decay of the rest of the run")

@@ -50,6 +50,7 @@ class TrainConfig:
     cutmix: float = 0.0  # share of training photos given a box from another photo of the batch (data.cutmix)
     semantic: float = 0.0  # weight of the semantic-consistency term (training.semantic); 0 = off
     semantic_crops: int = 8  # crops of each batch it is computed on (a frozen classifier's passes are not cheap)
+    semantic_temperature: float = 0.6  # the colouring it judges: annealed mean at the shipped model's temperature
     warmup_steps: int = 300
     schedule_images: int = 1_500_000  # cosine decay of the learning rate spans this many images seen
     rebalance_lambda: float = 0.7  # as the CLI; the shipped model went on at 0.85 (README: Quality)
@@ -129,7 +130,9 @@ class Trainer:
         self.stale = 0  # validations since the best one
         self.init_seen = 0  # images the starting model had seen before this run
         self.photos: PhotoSet | None = None
-        ckpt_path = checkpoint or self.out / CHECKPOINT
+        if checkpoint is not None and not checkpoint.exists():
+            raise FileNotFoundError(f"{checkpoint}: no such checkpoint")
+        ckpt_path = checkpoint or self.out / CHECKPOINT  # either way, later checkpoints are saved in cfg.out
         if ckpt_path.exists():
             self._resume(ckpt_path, load_photos)
         else:
@@ -171,7 +174,9 @@ class Trainer:
         self.critic: PatchCritic | None = None
         self.critic_opt: torch.optim.Optimizer | None = None
         self.gan_step = 0
-        self.semantic = SemanticLoss() if self.cfg.semantic else None
+        self.semantic: SemanticLoss | None = None  # built at the first step that needs it (not to export weights)
+        if self.cfg.semantic and self.cfg.gan:
+            raise ValueError("the semantic term is not computed in NoGAN steps: use semantic=0 with gan")
         if self.cfg.gan:
             self.critic = PatchCritic()
             self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=self.cfg.gan_lr, betas=(0.0, 0.9))
@@ -282,10 +287,12 @@ class Trainer:
             return self._gan_step(batch)
         ce, logits, lab = self._forward(batch)
         loss = ce
-        if self.semantic is not None:
+        if self.cfg.semantic:
+            self.semantic = self.semantic or SemanticLoss()
             k = min(self.cfg.semantic_crops, len(batch))
-            fake = generated_ab(logits[:k], self.model.centres, lab.shape[-2:], DEFAULT_TEMPERATURE)
-            loss = loss + self.cfg.semantic * self.semantic(lab[:k, :1], fake, batch[:k])
+            fake = generated_ab(logits[:k], self.model.centres, lab.shape[-2:], self.cfg.semantic_temperature)
+            # judged against the original colour at the network's colour resolution, which a prediction can reach
+            loss = loss + self.cfg.semantic * self.semantic(lab[:k, :1], fake, real_ab(lab[:k, 1:]))
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)

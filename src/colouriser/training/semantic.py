@@ -20,11 +20,11 @@ class SemanticLoss:
         for p in self.net.parameters():
             p.requires_grad_(False)
 
-    def __call__(self, light: torch.Tensor, ab: torch.Tensor, original_rgb: torch.Tensor) -> torch.Tensor:
-        """KL divergence (nats, batch mean) from the classifier's class distribution on the originals
-        ``original_rgb`` (B, 3, H, W) to its distribution on the colourings ``light`` + ``ab`` (Lab)."""
+    def __call__(self, light: torch.Tensor, ab: torch.Tensor, original_ab: torch.Tensor) -> torch.Tensor:
+        """KL(p_original || p_colouring) in nats, batch mean: p are the classifier's class probabilities on the
+        lightness ``light`` (B, 1, H, W) with the original colour ``original_ab`` and with the colouring ``ab``
+        (both B, 2, H, W). Only the colouring carries a gradient."""
         with torch.no_grad():
-            want = F.log_softmax(self.net(imagenet_input(original_rgb)), 1)
-        rgb = lab_to_rgb(torch.cat([light, ab], 1))
-        got = F.log_softmax(self.net(imagenet_input(rgb)), 1)
+            want = F.log_softmax(self.net(imagenet_input(lab_to_rgb(torch.cat([light, original_ab], 1)))), 1)
+        got = F.log_softmax(self.net(imagenet_input(lab_to_rgb(torch.cat([light, ab], 1)))), 1)
         return F.kl_div(got, want, log_target=True, reduction="batchmean")
