@@ -9,7 +9,8 @@ Lite1, and made fair between models: each is run at the temperature and saturati
 90% of the originals' colourfulness (the validation score's matching), since less colour alone moves
 agreement towards the grey baseline's. ``--model`` takes a name, folder or file; ``--run`` a run folder or a
 checkpoint file (its EMA weights). The first model is the reference for the paired counts: photos whose class
-another model keeps where the reference loses it (won) and the other way round (lost).
+another model keeps where the reference loses it (won) and the other way round (lost); the JSON keeps each
+model's per-photo outcome (``kept_lite2``, one digit a photo) for other pairings.
 Prints a table and writes ``benchmarks/results/semantic.json`` and ``.md``.
 """
 
@@ -25,6 +26,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
+
+
+def digits(flags: list[bool]) -> str:
+    """Per-photo outcomes as one digit a photo (1: the class kept)."""
+    return "".join("1" if f else "0" for f in flags)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     grey = {j: [c.top1(grey_baseline(rgb)) == w for rgb, w in zip(photos, wanted[j], strict=True)]
             for j, c in judges.items()}
     rows: list[dict[str, object]] = [{"model": "grey baseline", **{f"same_{j}": float(np.mean(v))
-                                                                    for j, v in grey.items()}}]
+                                                                    for j, v in grey.items()},
+                                      "kept_lite2": digits(grey["lite2"])}]
     reference: list[bool] | None = None
     with tempfile.TemporaryDirectory() as tmp:
         models = {name: resolve_model(name) for name in args.model}
@@ -82,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                 "colourfulness_ratio": float(np.mean([colourfulness(o) for o in outputs])
                                              / np.mean([colourfulness(p) for p in photos])),
                 **{f"same_{j}": float(np.mean(v)) for j, v in same.items()},
+                "kept_lite2": digits(same["lite2"]),  # per photo, for other pairings
             }
             if reference is None:
                 reference = same["lite2"]
