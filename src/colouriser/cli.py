@@ -106,18 +106,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     init = str(resolve_model(args.init)) if args.init else None  # a model name, folder or file
     if args.store_side is not None and args.store_side < args.crop:
         raise SystemExit(f"colouriser: --store-side ({args.store_side}) must be at least --crop ({args.crop})")
-    if args.semantic and args.gan:
-        raise SystemExit("colouriser: --semantic and --gan do not go together (a NoGAN step has no semantic term)")
-    cfg = TrainConfig(
-        data=args.data, out=args.out, val=args.val or [], encoder=args.encoder, init=init,
-        batch=args.batch, crop=args.crop, store_side=args.store_side, crop_scale=args.crop_scale,
-        lr=args.lr, rebalance_lambda=args.rebalance_lambda, weight_decay=args.weight_decay, cutmix=args.cutmix,
-        semantic=args.semantic, semantic_crops=args.semantic_crops, semantic_temperature=args.semantic_temperature,
-        schedule_images=args.schedule_images,
-        max_steps=args.max_steps, max_minutes=args.max_minutes, val_every=args.val_every,
-        checkpoint_minutes=args.checkpoint_minutes, folder_weights=_folder_weights(args.folder_weight), seed=args.seed,
-        threads=args.threads, gan=args.gan,
-    )
+    try:  # settings that do not go together are refused before any photo is loaded
+        cfg = TrainConfig(
+            data=args.data, out=args.out, val=args.val or [], encoder=args.encoder, init=init,
+            batch=args.batch, crop=args.crop, store_side=args.store_side, crop_scale=args.crop_scale,
+            lr=args.lr, rebalance_lambda=args.rebalance_lambda, weight_decay=args.weight_decay, cutmix=args.cutmix,
+            semantic=args.semantic, semantic_crops=args.semantic_crops, semantic_temperature=args.semantic_temperature,
+            schedule_images=args.schedule_images, max_steps=args.max_steps, max_minutes=args.max_minutes,
+            val_every=args.val_every, checkpoint_minutes=args.checkpoint_minutes,
+            folder_weights=_folder_weights(args.folder_weight), seed=args.seed, threads=args.threads, gan=args.gan,
+        )
+    except ValueError as exc:
+        raise SystemExit(f"colouriser: {exc}") from None
     result = Trainer(cfg).run()
     print(f"stopped at step {result['step']:,} ({result['seen']:,} images seen); run folder: {args.out}")
     return 0

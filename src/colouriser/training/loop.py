@@ -73,6 +73,10 @@ class TrainConfig:
     seed: int = 0
     threads: int | None = None
 
+    def __post_init__(self) -> None:  # checked before any photo is loaded
+        if self.semantic and self.gan:
+            raise ValueError("--semantic and --gan do not go together (a NoGAN step has no semantic term)")
+
 
 def stored_side(crop: int, store_side: int | None) -> int:
     """The short side training photos are kept at in memory: ``store_side``, by default 1.25 x the crop."""
@@ -175,8 +179,6 @@ class Trainer:
         self.critic_opt: torch.optim.Optimizer | None = None
         self.gan_step = 0
         self.semantic: SemanticLoss | None = None  # built at the first step that needs it (not to export weights)
-        if self.cfg.semantic and self.cfg.gan:
-            raise ValueError("the semantic term is not computed in NoGAN steps: use semantic=0 with gan")
         if self.cfg.gan:
             self.critic = PatchCritic()
             self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=self.cfg.gan_lr, betas=(0.0, 0.9))
@@ -261,9 +263,6 @@ class Trainer:
         save_model(self.ema.module, self.arch, self.model_config, path, self.model_extra(metrics))
 
     # -- the loop --------------------------------------------------------------------------------
-    def loss(self, rgb: torch.Tensor) -> torch.Tensor:
-        return self._forward(rgb)[0]
-
     def _forward(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(rebalanced cross-entropy, logits, clean Lab) for a batch of colour crops."""
         lab = rgb_to_lab(rgb)
