@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT / "src"))
     from colouriser.cli import _folder_weights
     from colouriser.training.loop import TrainConfig, Trainer
-    from colouriser.training.validate import ValSet, validate
+    from colouriser.training.validate import ValSet, best_temperature, validate
 
     torch.set_num_threads(args.threads)
     valset = ValSet.load([Path(args.val)], limit=args.val_limit)
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             result = trainer.run()
             seconds = time.time() - start
             scores = validate(trainer.ema.module, valset, matched=True)
-            t, m = max(scores.items(), key=lambda kv: kv[1]["checkpoint_score"])
+            t, m = best_temperature(scores)
             params = sum(p.numel() for p in trainer.model.parameters())
             rows.append({
                 "encoder": encoder, "parameters_m": round(params / 1e6, 2), "images_seen": result["seen"],

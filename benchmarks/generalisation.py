@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     from colouriser.pipeline import resolve_model
     from colouriser.training.data import evenly_spaced, find_images, group_folders
     from colouriser.training.loop import export_last
-    from colouriser.training.validate import ValSet, validate
+    from colouriser.training.validate import ValSet, best_temperature, validate
     from colouriser.weights import load_model
 
     torch.set_num_threads(args.threads)
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             row: dict[str, object] = {"model": name, "images_seen": meta["extra"].get("images_seen")}
             for set_name, valset in sets.items():
                 results = validate(model, valset, (0.6, 1.0), matched=True)
-                row[set_name] = round(max(m["checkpoint_score"] for m in results.values()), 3)
+                row[set_name] = round(best_temperature(results)[1]["checkpoint_score"], 3)
                 print(f"{name}: {set_name} {row[set_name]:.3f}", flush=True)
             rows.append(row)
     names = list(sets)

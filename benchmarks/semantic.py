@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from colouriser.pipeline import Colouriser, resolve_model
     from colouriser.training.data import find_images
     from colouriser.training.loop import export_last
-    from colouriser.training.validate import ValSet, validate
+    from colouriser.training.validate import ValSet, best_temperature, validate
     from colouriser.weights import load_model
 
     torch.set_num_threads(args.threads)
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, path in models.items():
             model, meta = load_model(path)
             results = validate(model, valset, (0.6, 1.0), matched=True)
-            t, m = max(results.items(), key=lambda kv: kv[1]["checkpoint_score"])
+            t, m = best_temperature(results)
             colouriser = Colouriser.from_pretrained(path, backend="torch", temperature=t,
                                                    saturation=m["saturation_matched"])
             outputs = [colouriser.colourise_rgb(rgb) for rgb in photos]

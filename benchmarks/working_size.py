@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from colouriser.pipeline import resolve_model
-    from colouriser.training.validate import ValSet, validate
+    from colouriser.training.validate import ValSet, best_temperature, validate
     from colouriser.weights import load_model
 
     torch.set_num_threads(args.threads)
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         results = validate(model, valset, temperatures, matched=True, work_size=size)
         seconds = time.perf_counter() - start
-        t, m = max(results.items(), key=lambda kv: kv[1]["checkpoint_score"])
+        t, m = best_temperature(results)
         rows.append({"size": size, "temperature": t, "saturation": round(m["saturation_matched"], 2),
                      "psnr": round(m["psnr_matched"], 3), "psnr_grey": round(m["psnr_grey"], 3),
                      "grey_share": m["grey_share_matched"], "score": round(m["checkpoint_score"], 3),

@@ -235,9 +235,9 @@ L error {hist['ours']['l_error']:.2f}.
 
 {gan_section(cfg)}
 ## Limits
-Trained on about 14,000 modern photos at 128x128 (a third of draws are face crops); it has never seen
-an old photograph in colour. Expect warm, sepia-leaning skin and wood, blue skies, green foliage, and
-guesses for everything man-made.
+Trained on about 14,000 modern photos in crops resized to {cfg['crop']}x{cfg['crop']} (a third of draws are face
+crops); it has never seen an old photograph in colour. Expect warm, sepia-leaning skin and wood, blue
+skies, green foliage, and guesses for everything man-made.
 """
     (target / CARD_FILE).write_text(card)
     print(card)

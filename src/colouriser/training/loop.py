@@ -27,7 +27,7 @@ from .critic import PatchCritic, critic_loss, generated_ab, generator_adversaria
 from .data import PhotoSet, cutmix
 from .degrade import degrade
 from .semantic import SemanticLoss
-from .validate import SCORE_VERSION, ValSet, validate
+from .validate import SCORE_VERSION, ValSet, best_temperature, validate
 
 ARCH = "unet-effnet-lite"
 CHECKPOINT = "checkpoint.pt"
@@ -419,7 +419,7 @@ class Trainer:
         """Score the EMA weights on ``valset`` at matched colourfulness (``checkpoint_score``) and export them
         when they beat the best so far, with the best temperature and its matching saturation as defaults."""
         results = validate(self.ema.module, valset, matched=True)
-        t, m = max(results.items(), key=lambda kv: kv[1]["checkpoint_score"])
+        t, m = best_temperature(results)
         self.console.print(f"validation at step {self.step:,}: best temperature {t}: at saturation "
                            f"{m['saturation_matched']:.2f} ({m['colourfulness_ratio_matched']:.0%} of the originals' "
                            f"colourfulness) PSNR {m['psnr_matched']:.2f} (grey {m['psnr_grey']:.2f}), "

@@ -67,6 +67,12 @@ def checkpoint_score(metrics: dict[str, float]) -> float:
     return metrics["psnr_gain_matched"] - 10 * metrics["grey_share_matched"] - 10 * miss
 
 
+def best_temperature(results: dict[float, dict[str, float]]) -> tuple[float, dict[str, float]]:
+    """The temperature of ``validate(..., matched=True)``'s results with the highest ``checkpoint_score``, and
+    its metrics."""
+    return max(results.items(), key=lambda kv: kv[1]["checkpoint_score"])
+
+
 def _row(light: torch.Tensor, ab: torch.Tensor, saturation: float, original: np.ndarray, psnr_grey: float,
          cf_orig: float) -> tuple[float, float, float, float, float]:
     """One photo's (PSNR, grey PSNR, colourfulness, original's colourfulness, left grey) for ``ab`` (at the
