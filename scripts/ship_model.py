@@ -182,7 +182,8 @@ def main() -> None:
                   "colourful as the originals, less 10 dB per unit share left grey)" if matched else
                   "tuning score (PSNR gain over grey at the default saturation, penalised outside 85-115%\n  of "
                   "the originals' colourfulness and for outputs left grey)")
-    which = (f"the run's best checkpoint by its training-time validation (step {extra['steps']:,})"
+    which = (f"the run's best checkpoint by its training-time validation (step {extra['steps']:,}), scored again "
+             f"here with its defaults re-tuned"
              if chosen == "best" else
              f"the run's last weights (step {extra['steps']:,}; learning rate {last_lr(run)} at the end, peak "
              f"{cfg_lr(extra)})")
@@ -235,9 +236,9 @@ L error {hist['ours']['l_error']:.2f}.
 
 {gan_section(cfg)}
 ## Limits
-Trained on about 14,000 modern photos in crops resized to {cfg['crop']}x{cfg['crop']} (a third of draws are face
-crops); it has never seen an old photograph in colour. Expect warm, sepia-leaning skin and wood, blue
-skies, green foliage, and guesses for everything man-made.
+Trained on about 14,000 modern photos, last in crops resized to {cfg['crop']}x{cfg['crop']} (a third of draws are
+face crops; see the history for earlier runs' crops); it has never seen an old photograph in colour.
+Expect warm, sepia-leaning skin and wood, blue skies, green foliage, and guesses for everything man-made.
 """
     (target / CARD_FILE).write_text(card)
     print(card)

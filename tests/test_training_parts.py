@@ -214,3 +214,13 @@ def test_progress_line_without_a_limit_has_no_estimate(photos: Path, tmp_path: P
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     line = _report(photos, tmp_path / "run", monkeypatch)
     assert _minutes(line, "elapsed") == 0 and "eta" not in line
+
+
+def test_best_temperature_picks_the_highest_checkpoint_score_not_the_highest_psnr() -> None:
+    from colouriser.training.validate import best_temperature
+
+    results = {0.45: {"checkpoint_score": 0.2, "psnr": 28.0},
+               0.6: {"checkpoint_score": 0.5, "psnr": 27.0},
+               0.8: {"checkpoint_score": -0.1, "psnr": 29.0}}
+    t, m = best_temperature(results)
+    assert t == 0.6 and m is results[0.6]
