@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,40 +27,26 @@ def _folder_weights(items: list[str]) -> dict[str, float]:
     return weights
 
 
-def _share(raw: str) -> float:
-    """An argparse type for a share from 0 to 1 (as :func:`_quality`: anything else, words included, refused)."""
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"expects a number from 0 to 1, got {raw}")
-    return value
+def _bounded(cast: type[float] | type[int], low: float, high: float, wanted: str) -> Callable[[str], float]:
+    """An argparse type for a number from ``low`` to ``high`` (as :func:`_quality`: anything else, words and NaN
+    included, refused with "expects {wanted}")."""
+    def parse(raw: str) -> float:
+        try:
+            value = cast(raw)
+        except ValueError:
+            value = math.nan
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expects {wanted}, got {raw}")
+        return value
+    return parse
+
+
+_share = _bounded(float, 0, 1, "a number from 0 to 1")
+_non_negative = _bounded(float, 0, math.inf, "a number, 0 or more")  # a weight
+_positive = _bounded(int, 1, math.inf, "a whole number, 1 or more")  # a count
 
 
 QUALITY_RANGE = (1, 100)  # JPEG/WebP quality, as Pillow takes it
-
-
-def _non_negative(raw: str) -> float:
-    """An argparse type for a weight: a number, 0 or more."""
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:  # NaN refused too
-        raise argparse.ArgumentTypeError(f"expects a number, 0 or more, got {raw}")
-    return value
-
-
-def _positive(raw: str) -> int:
-    """An argparse type for a count: a whole number, 1 or more."""
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expects a whole number, 1 or more, got {raw}")
-    return value
 
 
 def _as_the_server_takes(name: str) -> Callable[[str], float | int]:
@@ -104,8 +91,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .training.loop import TrainConfig, Trainer
 
     init = str(resolve_model(args.init)) if args.init else None  # a model name, folder or file
-    if args.store_side is not None and args.store_side < args.crop:
-        raise SystemExit(f"colouriser: --store-side ({args.store_side}) must be at least --crop ({args.crop})")
     try:  # settings that do not go together are refused before any photo is loaded
         cfg = TrainConfig(
             data=args.data, out=args.out, val=args.val or [], encoder=args.encoder, init=init,
@@ -418,8 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--semantic-crops", type=_positive, default=8, metavar="N",
                    help="crops of each batch the semantic term is computed on (default 8)")
     t.add_argument("--semantic-temperature", type=float, default=0.6, metavar="T",
-                   help="annealed-mean temperature of the colouring the classifier sees (default 0.6, the shipped "
-                        "model's)")
+                   help="annealed-mean temperature of the colouring the classifier sees (default 0.6, the "
+                        "temperature of the runs it was measured with)")
     t.add_argument("--schedule-images", type=int, default=1_500_000,
                    help="learning-rate decay spans this many images; resuming a run with another value than "
                         "the default re-times the decay of the rest of the run")

@@ -50,7 +50,7 @@ class TrainConfig:
     cutmix: float = 0.0  # share of training photos given a box from another photo of the batch (data.cutmix)
     semantic: float = 0.0  # weight of the semantic-consistency term (training.semantic); 0 = off
     semantic_crops: int = 8  # crops of each batch it is computed on (a frozen classifier's passes are not cheap)
-    semantic_temperature: float = 0.6  # the colouring it judges: annealed mean at the shipped model's temperature
+    semantic_temperature: float = 0.6  # the colouring it judges: annealed mean at this temperature
     warmup_steps: int = 300
     schedule_images: int = 1_500_000  # cosine decay of the learning rate spans this many images seen
     rebalance_lambda: float = 0.7  # as the CLI; the shipped model went on at 0.85 (README: Quality)
@@ -74,6 +74,8 @@ class TrainConfig:
     threads: int | None = None
 
     def __post_init__(self) -> None:  # checked before any photo is loaded
+        if self.store_side is not None and self.store_side < self.crop:
+            raise ValueError(f"--store-side ({self.store_side}) must be at least --crop ({self.crop})")
         if self.semantic and self.gan:
             raise ValueError("--semantic and --gan do not go together (a NoGAN step has no semantic term)")
 
