@@ -121,6 +121,27 @@ def test_guided_upsampling_follows_edges_of_the_full_resolution_lightness() -> N
     assert bilinear[0, 0, 32, 33] < 30 or bilinear[0, 0, 32, 36] > -30  # where plain resizing blurs
 
 
+def test_guided_upsampling_of_colour_on_the_network_grid_is_closer_to_the_truth_than_plain_resizing() -> None:
+    # Flat-coloured shapes of their own lightness; their colour seen as the network predicts it (averaged onto a
+    # stride-4 grid of the working size, brought to the working size bilinearly), then upsampled to full size.
+    # The default filter must recover more of the true colour than resizing alone: a window too wide (radius 4)
+    # blurs it more than it sharpens edges (benchmarks/upsampling.py).
+    g = torch.Generator().manual_seed(0)
+    full = torch.full((1, 1, 128, 128), 50.0)
+    ab = torch.zeros(1, 2, 128, 128)
+    for _ in range(12):
+        y, x, h, w = (int(v) for v in torch.randint(0, 100, (2,), generator=g).tolist()
+                      + torch.randint(12, 40, (2,), generator=g).tolist())
+        full[..., y:y + h, x:x + w] = float(torch.randint(10, 95, (1,), generator=g))
+        ab[..., y:y + h, x:x + w] = torch.rand(2, 1, 1, generator=g) * 80 - 40
+    work = torch.nn.functional.interpolate(full, size=(64, 64), mode="bilinear", antialias=True)
+    grid = torch.nn.functional.interpolate(ab, size=(16, 16), mode="area")
+    ab_work = torch.nn.functional.interpolate(grid, size=(64, 64), mode="bilinear")
+    resized = torch.nn.functional.interpolate(ab_work, size=(128, 128), mode="bilinear")
+    guided = guided_upsample(ab_work, work, full)
+    assert (guided - ab).abs().mean() < 0.97 * (resized - ab).abs().mean()
+
+
 def test_fit_gamut_brings_every_colour_into_srgb() -> None:
     light = torch.rand(1, 1, 16, 16) * 100
     ab = torch.randn(1, 2, 16, 16) * 80

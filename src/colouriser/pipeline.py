@@ -183,8 +183,10 @@ class Colouriser:
         """As :meth:`render`, as uint8 (H, W, 3): 3 bytes a pixel instead of 12, and faster."""
         return self._render(pred, temperature, saturation, noise, np.uint8)
 
-    def _render(self, pred: Prediction, temperature: float | None, saturation: float | None,
-                noise: torch.Tensor | None, dtype: type) -> np.ndarray:
+    def working_colour(self, pred: Prediction, temperature: float | None = None, saturation: float | None = None,
+                       noise: torch.Tensor | None = None) -> torch.Tensor:
+        """The colour (1, 2, h, w) at the working size, ready to upsample: decoded at ``temperature``, the hints
+        propagated (or a nearly grey colouring lifted), boosted by ``saturation`` and fitted into sRGB."""
         s = self.settings
         temperature = s.temperature if temperature is None else temperature
         hinted = pred.hint_mask is not None and pred.hint_ab is not None
@@ -207,7 +209,12 @@ class Colouriser:
             # The saturation is applied here, at the working size, and the gamut fitted after it: a colour boosted
             # out of sRGB loses chroma along its own hue, at its own lightness, instead of being clipped per RGB
             # channel at full resolution, which shifts hue and lightness (blotches).
-            ab_work = fit_gamut(pred.work, ab_work * saturation)
+            return fit_gamut(pred.work, ab_work * saturation)
+
+    def _render(self, pred: Prediction, temperature: float | None, saturation: float | None,
+                noise: torch.Tensor | None, dtype: type) -> np.ndarray:
+        ab_work = self.working_colour(pred, temperature, saturation, noise)
+        with torch.inference_mode():
             # Full resolution, a band of rows at a time: coefficients resized, multiply-add, Lab -> sRGB.
             height, width = pred.light.shape[-2:]
             coef = CoefficientRows(guided_coefficients(ab_work, pred.work), height, width)
