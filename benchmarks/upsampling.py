@@ -10,7 +10,8 @@ Each validation photo is greyed and coloured twice, at its own size (the validat
   the full-resolution lightness;
 - **true colour on the network's grid**: the photo's own ab averaged onto the grid the network predicts on
   (stride 4 of the working size) and brought to the working size bilinearly, as ``decode_ab`` does, then the same
-  upsamplers: the ceiling of any model that predicts on that grid, so what the upsampler alone loses.
+  upsamplers: the ceiling of any model that predicts on that grid, so what the upsampler alone loses (not
+  gamut-fitted: it is a photo's own colour, averaged).
 
 Scores per upsampler: PSNR and CIEDE2000 to the original, colourfulness (Hasler & Suesstrunk), and how often
 EfficientNet-Lite2 gives the result the original's top-1 ImageNet class (``evaluate``'s "same class"); plus the

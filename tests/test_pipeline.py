@@ -14,7 +14,7 @@ from colouriser.metrics import colourfulness, delta_e
 from colouriser.pipeline import Prediction
 from colouriser.predict import CHROMA_FLOOR, MAX_LIFT, fit_gamut, lift_chroma
 from colouriser.save import read_provenance
-from colouriser.upsample import guided_upsample
+from colouriser.upsample import RADIUS, guided_upsample
 
 
 @pytest.fixture(scope="module")
@@ -115,10 +115,12 @@ def test_guided_upsampling_follows_edges_of_the_full_resolution_lightness() -> N
     ab = torch.zeros(1, 2, 16, 16)
     ab[:, 0, :, :9] = 40.0  # colour of the dark side, a little off the edge at the working size
     ab[:, 0, :, 9:] = -40.0
-    up = guided_upsample(ab, work, full, radius=2)
     bilinear = torch.nn.functional.interpolate(ab, size=(64, 64), mode="bilinear")
-    assert up[0, 0, 32, 33] > 30 and up[0, 0, 32, 36] < -30  # sharp at the true edge
-    assert bilinear[0, 0, 32, 33] < 30 or bilinear[0, 0, 32, 36] > -30  # where plain resizing blurs
+    for radius in (RADIUS, 2):  # the pipeline's default, and a wider window
+        up = guided_upsample(ab, work, full, radius=radius)
+        assert up[0, 0, 32, 33] > 30 and up[0, 0, 32, 35] < -20  # sharp at the true edge
+        assert up[0, 0, 32, 34] - up[0, 0, 32, 35] > 60  # one pixel from one colour to the other
+    assert bilinear[0, 0, 32, 34] - bilinear[0, 0, 32, 35] < 25  # where plain resizing blurs
 
 
 def test_guided_upsampling_of_colour_on_the_network_grid_is_closer_to_the_truth_than_plain_resizing() -> None:
