@@ -18,6 +18,7 @@ from pathlib import Path
 from colouriser.evaluate import contact_sheet, evaluate
 from colouriser.load import load_image
 from colouriser.pipeline import PACKAGE_MODELS, Colouriser
+from colouriser.prepare import DEFAULT_SIZE
 from colouriser.training.data import evenly_spaced, find_images
 from colouriser.training.loop import CHECKPOINT, LOG, export_last, stored_side
 from colouriser.training.tune import tune_defaults, tune_matched
@@ -117,6 +118,12 @@ def main() -> None:
                    help="'matched' (default): per temperature, the saturation that makes the outputs 90%% as "
                         "colourful as the originals, the temperature chosen by the PSNR gain there; or a grid, "
                         "e.g. 0.9,1.0,1.1, scored by PSNR gain penalised outside 85-115%% colourfulness")
+    p.add_argument("--size", type=int, default=DEFAULT_SIZE,
+                   help="working size to tune the defaults at, and the model's default working size (default "
+                        "%(default)s)")
+    p.add_argument("--measure", type=int,
+                   help="long side the validation photos are scored at (default: the working size, as training "
+                        "validates; a larger working size than 256 wants the photos' own 480)")
     p.add_argument("--replace-better", action="store_true",
                    help="ship even if the installed model of that name scores better on the same validation")
     args = p.parse_args()
@@ -124,14 +131,19 @@ def main() -> None:
     run = Path(args.run)
     target = PACKAGE_MODELS / args.name
     target.mkdir(parents=True, exist_ok=True)
-    valset = ValSet.load([Path(args.val)])
+    measure = args.measure or args.size
+    if measure < args.size:
+        raise SystemExit(f"--measure {measure} is below --size {args.size}: the network would see enlarged photos")
+    valset = ValSet.load([Path(args.val)], size=measure)
+    work_size = None if args.size == measure else args.size
     temperatures = tuple(float(t) for t in args.temperatures.split(","))
     matched = args.saturations == "matched"
 
     def tune(path: Path) -> dict:
         if matched:
-            return tune_matched(path, valset, temperatures)
-        return tune_defaults(path, valset, temperatures, tuple(float(x) for x in args.saturations.split(",")))
+            return tune_matched(path, valset, temperatures, work_size=work_size)
+        return tune_defaults(path, valset, temperatures, tuple(float(x) for x in args.saturations.split(",")),
+                             work_size=work_size)
 
     # Each candidate is tuned in a scratch folder; only the winner, tuned, is copied into the package.
     results: dict[str, dict] = {}
@@ -217,9 +229,9 @@ walls and anything else whose colour is not implied by what it is).
 - Steps: {extra['steps']:,}; images seen: {extra['images_seen']:,}; CPU time: {extra['cpu_seconds']:,} s
   ({hours:.1f} CPU-hours on a 2-core machine, no GPU).
 - {picked}; working
-  size {extra['defaults']['size']}; then the default temperature ({extra['defaults']['temperature']}) and
-  saturation ({extra['defaults'].get('saturation', 1.0)}) were chosen {tuning_text(args.saturations)}
-  (temperatures {args.temperatures}).
+  size {extra['defaults']['size']} (validation photos at a long side of {measure}); then the default temperature
+  ({extra['defaults']['temperature']}) and saturation ({extra['defaults'].get('saturation', 1.0)}) were chosen
+  {tuning_text(args.saturations)} (temperatures {args.temperatures}).
 {args.note}
 
 ## Quality at the default settings

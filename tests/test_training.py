@@ -269,3 +269,26 @@ def test_tune_matched_stores_the_temperature_with_the_best_matched_score(tmp_pat
     assert extra["validation"]["psnr"] == pytest.approx(measured[winner]["psnr_matched"], abs=1e-6)
     settings = Colouriser.from_pretrained(path).settings
     assert (settings.temperature, settings.saturation) == (winner, extra["defaults"]["saturation"])
+
+
+def test_tuning_at_a_working_size_scores_there_and_makes_it_the_models_default(tmp_path: Path) -> None:
+    """Defaults tuned at another working size are chosen by the score at that size, and that size becomes the
+    model's default working size (the pipeline then runs the network there)."""
+    import shutil
+
+    from colouriser.pipeline import Colouriser, resolve_model
+    from colouriser.training.tune import tune_matched
+    from colouriser.training.validate import validate
+
+    path = tmp_path / "model.safetensors"
+    shutil.copyfile(resolve_model(None), path)
+    valset = skimage_valset(size=128)
+    best = tune_matched(path, valset, (0.45, 1.0), log=lambda _: None, work_size=64)
+    model, _ = load_model(path)
+    at_64 = validate(model, valset, (0.45, 1.0), matched=True, work_size=64)
+    as_loaded = validate(model, valset, (0.45, 1.0), matched=True)
+    assert best["checkpoint_score"] == pytest.approx(at_64[best["temperature"]]["checkpoint_score"], abs=1e-9)
+    assert best["checkpoint_score"] != pytest.approx(as_loaded[best["temperature"]]["checkpoint_score"], abs=1e-6)
+    extra = read_metadata(path)["extra"]
+    assert extra["defaults"]["size"] == extra["validation"]["work_size"] == 64
+    assert Colouriser.from_pretrained(path).settings.size == 64
