@@ -8,8 +8,8 @@
    100 megapixels, each size in a fresh process, so its peak RSS (``ru_maxrss``) is that photo's; the
    median of ``--repeats`` runs after one warm-up, and one run split into decode / predict / render / encode.
 2. Batch throughput: ``run_batch`` over a folder of photos, as the command line does (images/s, Mpx/s).
-3. Network compute, in one fresh process: our network at its working size (256 x 256 here, with torch and,
-   if installed, ONNX Runtime), Zhang et al. 2016's at 256 x 256 and a DeOldify-style ResNet-101 U-Net at
+3. Network compute, in one fresh process: our network at its working size (256 x 256, or ``--working-size``; with
+   torch and, if installed, ONNX Runtime), Zhang et al. 2016's at 256 x 256 and a DeOldify-style ResNet-101 U-Net at
    560 x 560 (render factor 35), all with random weights, batch norms folded, channels-last, the same
    threads; each as a ratio to ours, with GFLOP counts and our achieved GFLOP/s as a share of the machine's
    measured float32 matrix-multiply peak.
@@ -83,7 +83,7 @@ def peak_rss_mb() -> float:
 def _colouriser(args: argparse.Namespace) -> Any:
     from colouriser import Colouriser
 
-    return Colouriser.from_pretrained(args.model, backend=args.backend, threads=args.threads)
+    return Colouriser.from_pretrained(args.model, backend=args.backend, threads=args.threads, size=args.working_size)
 
 
 def worker_end_to_end(args: argparse.Namespace) -> dict[str, Any]:
@@ -227,6 +227,8 @@ def run_worker(kind: str, args: argparse.Namespace, **extra: Any) -> dict[str, A
             cmd += [f"--{key.replace('_', '-')}", str(value)]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
+    if args.working_size:
+        cmd += ["--working-size", str(args.working_size)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{kind} worker failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -285,6 +287,9 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=10, help="timed runs per size up to 3 Mpx (fewer above)")
     parser.add_argument("--batch", type=int, default=16, help="photos in the batch-throughput run")
     parser.add_argument("--threads", type=int, help="torch threads (default: every CPU)")
+    parser.add_argument("--working-size", type=int,
+                        help="the network's working size, end to end and in the network comparison (default: the "
+                             "model's, 256)")
     parser.add_argument("--out", default=str(RESULTS / "speed.json"))
     parser.add_argument("--update-doc", help="replace the table between the markers in this Markdown file")
     # worker-only options
@@ -305,7 +310,8 @@ def main() -> int:
     quick = args.quick
     sizes = tuple(args.sizes or (QUICK_SIZES if quick else SIZES + (() if args.no_huge else (HUGE,))))
     repeats = 1 if quick else args.repeats
-    report: dict[str, Any] = {"machine": describe_machine(), "quick": quick, "end_to_end": {}, "batch": {}}
+    report: dict[str, Any] = {"machine": describe_machine(), "quick": quick, "working_size": args.working_size or 256,
+                              "end_to_end": {}, "batch": {}}
     print(f"machine: {report['machine']['cpu']}, {report['machine']['cpus']} CPUs, "
           f"load average {report['machine']['load_average'][0]:.2f}")
     with tempfile.TemporaryDirectory(prefix="colouriser-speed-") as tmp:
@@ -316,7 +322,8 @@ def main() -> int:
 
         print("networks ...", flush=True)
         nets = run_worker("networks", args, repeats=3 if quick else 20, model=model_dir if onnx_path else None,
-                          onnx=onnx_path, ours_size=64 if quick else 256, zhang_size=64 if quick else 256,
+                          onnx=onnx_path, ours_size=64 if quick else (args.working_size or 256),
+                          zhang_size=64 if quick else 256,
                           deoldify_size=64 if quick else 560, matmul_n=512 if quick else 2048)
         report["networks"] = nets
         backend = nets["ours"]["backend"]
