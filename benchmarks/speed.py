@@ -238,6 +238,13 @@ def run_worker(kind: str, args: argparse.Namespace, **extra: Any) -> dict[str, A
 # --- the run --------------------------------------------------------------------------------------------------
 
 
+def _working_size(text: str) -> int:
+    size = int(text)
+    if not 32 <= size <= 4096:
+        raise argparse.ArgumentTypeError(f"a working size is 32 to 4096 pixels, not {size}")
+    return size
+
+
 def describe_machine() -> dict[str, Any]:
     import torch
 
@@ -287,9 +294,9 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=10, help="timed runs per size up to 3 Mpx (fewer above)")
     parser.add_argument("--batch", type=int, default=16, help="photos in the batch-throughput run")
     parser.add_argument("--threads", type=int, help="torch threads (default: every CPU)")
-    parser.add_argument("--working-size", type=int,
+    parser.add_argument("--working-size", type=_working_size, metavar="N",
                         help="the network's working size, end to end and in the network comparison (default: the "
-                             "model's, 256)")
+                             "model's, 256; --quick keeps the network comparison at 64)")
     parser.add_argument("--out", default=str(RESULTS / "speed.json"))
     parser.add_argument("--update-doc", help="replace the table between the markers in this Markdown file")
     # worker-only options
@@ -310,8 +317,8 @@ def main() -> int:
     quick = args.quick
     sizes = tuple(args.sizes or (QUICK_SIZES if quick else SIZES + (() if args.no_huge else (HUGE,))))
     repeats = 1 if quick else args.repeats
-    report: dict[str, Any] = {"machine": describe_machine(), "quick": quick, "working_size": args.working_size or 256,
-                              "end_to_end": {}, "batch": {}}
+    report: dict[str, Any] = {"machine": describe_machine(), "quick": quick,
+                              "working_size": args.working_size or "the model's", "end_to_end": {}, "batch": {}}
     print(f"machine: {report['machine']['cpu']}, {report['machine']['cpus']} CPUs, "
           f"load average {report['machine']['load_average'][0]:.2f}")
     with tempfile.TemporaryDirectory(prefix="colouriser-speed-") as tmp:

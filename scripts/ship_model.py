@@ -135,15 +135,18 @@ def main() -> None:
     if measure < args.size:
         raise SystemExit(f"--measure {measure} is below --size {args.size}: the network would see enlarged photos")
     valset = ValSet.load([Path(args.val)], size=measure)
-    work_size = None if args.size == measure else args.size
+    largest = max(max(im.shape[-2:]) for im in valset.images)
+    if largest < args.size:
+        raise SystemExit(f"the validation photos are at most {largest} px: too small to score working size {args.size}")
+    work_size = None if args.size == measure else args.size  # photos loaded at the working size: as training scores
     temperatures = tuple(float(t) for t in args.temperatures.split(","))
     matched = args.saturations == "matched"
 
     def tune(path: Path) -> dict:
         if matched:
-            return tune_matched(path, valset, temperatures, work_size=work_size)
+            return tune_matched(path, valset, temperatures, work_size=work_size, default_size=args.size)
         return tune_defaults(path, valset, temperatures, tuple(float(x) for x in args.saturations.split(",")),
-                             work_size=work_size)
+                             work_size=work_size, default_size=args.size)
 
     # Each candidate is tuned in a scratch folder; only the winner, tuned, is copied into the package.
     results: dict[str, dict] = {}

@@ -292,3 +292,7 @@ def test_tuning_at_a_working_size_scores_there_and_makes_it_the_models_default(t
     extra = read_metadata(path)["extra"]
     assert extra["defaults"]["size"] == extra["validation"]["work_size"] == 64
     assert Colouriser.from_pretrained(path).settings.size == 64
+    # Scored on the photos as loaded (as training validates), stored as another default working size.
+    as_is = tune_matched(path, valset, (0.45, 1.0), log=lambda _: None, default_size=320)
+    assert as_is["checkpoint_score"] == pytest.approx(as_loaded[as_is["temperature"]]["checkpoint_score"], abs=1e-9)
+    assert read_metadata(path)["extra"]["defaults"]["size"] == 320
