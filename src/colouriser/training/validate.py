@@ -112,7 +112,7 @@ def validate(model: torch.nn.Module, valset: ValSet, temperatures: tuple[float, 
     """Metrics per temperature at ``saturation``; with ``matched``, also at the saturation that brings the
     outputs to ``MATCH_COLOURFULNESS`` of the originals' colourfulness (keys ending ``_matched``, and
     ``checkpoint_score``). The network sees each photo as loaded, or shrunk to a long side of ``work_size``
-    (its colour then brought back to the photo's size, as the pipeline does)."""
+    (its colour then brought back to the photo's size bilinearly, where the pipeline uses the guided filter)."""
     was_training = model.training
     model.eval()
     rows: dict[float, list[tuple[float, float, float, float, float]]] = {t: [] for t in temperatures}
