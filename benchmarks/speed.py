@@ -239,10 +239,10 @@ def run_worker(kind: str, args: argparse.Namespace, **extra: Any) -> dict[str, A
 
 
 def _working_size(text: str) -> int:
-    size = int(text)
-    if not 32 <= size <= 4096:
-        raise argparse.ArgumentTypeError(f"a working size is 32 to 4096 pixels, not {size}")
-    return size
+    """A working size in the range the command line's --size and the web service take (one rule: server/options)."""
+    from colouriser.cli import _as_the_server_takes
+
+    return int(_as_the_server_takes("size")(text))
 
 
 def describe_machine() -> dict[str, Any]:

@@ -132,8 +132,6 @@ def main() -> None:
     target = PACKAGE_MODELS / args.name
     target.mkdir(parents=True, exist_ok=True)
     measure = args.measure or args.size
-    if measure < args.size:
-        raise SystemExit(f"--measure {measure} is below --size {args.size}: the network would see enlarged photos")
     valset = ValSet.load([Path(args.val)], size=measure)
     largest = max(max(im.shape[-2:]) for im in valset.images)
     if largest < args.size:

@@ -17,10 +17,11 @@ import torch
 import torch.nn.functional as F
 from kornia.filters import box_blur
 
-# Window radius at the working size. Each of the filter's two box blurs smooths the colour over (2r + 1)^2 pixels
-# of the working size, on top of the network's stride-4 grid: radius 4 cost the true colour on that grid 1.6 dB
-# and a classifier's agreement 72.5% against 77.5%, and our colouring agreement 52.8% against 56.7% at 0.04 dB
-# less PSNR, against radius 1 (benchmarks/upsampling.py; README, How it works).
+# Window radius at the working size. The filter box-blurs twice in a row (the window statistics, then the fitted
+# coefficients), each over (2r + 1)^2 pixels of the working size, so it smooths the colour on top of the network's
+# stride-4 grid: radius 4 cost the true colour on that grid 1.6 dB and a classifier's agreement 72.5% against
+# 77.5%, and our colouring agreement 52.8% against 56.7% at 0.04 dB less PSNR, against radius 1
+# (benchmarks/upsampling.py; README, How it works).
 RADIUS = 1
 EPS = 1e-3  # regularisation, in (L / 100) squared units: larger is smoother
 

@@ -38,7 +38,7 @@ def tune_defaults(path: Path, valset: ValSet, temperatures: tuple[float, ...] = 
                 f"colourfulness {m['colourfulness_ratio']:.0%} grey {m['grey_share']:.0%} objective {objective(m):.3f}")
     best = max(grid, key=lambda g: g["objective"])
     log(f"chosen: temperature {best['temperature']}, saturation {best['saturation']}")
-    _store_defaults(path, meta, best, grid, best["psnr"], work_size, default_size or work_size)
+    _store_defaults(path, meta, best, grid, best["psnr"], work_size, default_size)
     return best
 
 
@@ -59,15 +59,15 @@ def tune_matched(path: Path, valset: ValSet, temperatures: tuple[float, ...] = T
             f"{m['grey_share_matched']:.0%} grey, score {m['checkpoint_score']:.3f}")
     best = max(grid, key=lambda g: g["objective"])
     log(f"chosen: temperature {best['temperature']}, saturation {best['saturation']}")
-    _store_defaults(path, meta, best, grid, best["psnr_matched"], work_size, default_size or work_size)
+    _store_defaults(path, meta, best, grid, best["psnr_matched"], work_size, default_size)
     return best
 
 
 def _store_defaults(path: Path, meta: dict[str, Any], best: dict[str, Any], grid: list[dict[str, Any]],
                     psnr: float, work_size: int | None = None, default_size: int | None = None) -> None:
-    """Write ``best``'s temperature and saturation (and ``default_size``, if given) into the model file as its
-    defaults, ``grid`` as its tuning, and the quick validation's ``psnr`` at those defaults (the network at
-    ``work_size``, if given) as its validation (``colouriser models`` shows it)."""
+    """Write ``best``'s temperature and saturation (and ``default_size``, else ``work_size``, if either is given)
+    into the model file as its defaults, ``grid`` as its tuning, and the quick validation's ``psnr`` at those
+    defaults (the network at ``work_size``, if given) as its validation (``colouriser models`` shows it)."""
     extra = meta["extra"]
     extra["validation"] = {"psnr": psnr, "psnr_grey": best["psnr_grey"], "temperature": best["temperature"],
                            "saturation": best["saturation"], "objective": best["objective"]}
@@ -75,8 +75,8 @@ def _store_defaults(path: Path, meta: dict[str, Any], best: dict[str, Any], grid
         extra["validation"]["work_size"] = work_size
     extra["defaults"] = {"size": DEFAULT_SIZE, **extra.get("defaults", {}), "temperature": best["temperature"],
                          "saturation": best["saturation"]}
-    if default_size is not None:
-        extra["defaults"]["size"] = default_size
+    if default_size or work_size:
+        extra["defaults"]["size"] = default_size or work_size
     extra["tuning"] = grid
     with safe_open(str(path), "pt") as f:
         tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open has no iterator
