@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from colouriser import models
 from colouriser.bins import in_gamut_bins
 from colouriser.models.efficientnet_lite import build_pretrained, imagenet_input
-from colouriser.models.unet import encoder_config
+from colouriser.models.unet import encoder_config, with_fine_branch
 from colouriser.weights import load_model, read_metadata, save_model
 
 
@@ -54,6 +54,39 @@ def test_unet_predicts_bins_at_stride_4_and_hints_change_the_output(unet: torch.
     # odd sizes work too
     with torch.no_grad():
         assert unet(torch.rand(1, 1, 50, 70) * 100).shape[-2:] == (13, 18)
+
+
+def test_a_fine_branch_predicts_at_stride_2_and_starts_out_as_the_model_it_is_added_to(
+        unet: torch.nn.Module, tmp_path: Path) -> None:
+    light = torch.rand(2, 1, 96, 128) * 100
+    fine, config = with_fine_branch(unet, unet.config, 16)
+    assert config["fine"] == 16 and "fine" not in unet.config
+    fine.eval()
+    with torch.no_grad():
+        coarse, out = unet(light), fine(light)
+    assert out.shape == (2, len(unet.centres), 48, 64)
+    # its last layer starts at zero: the stride-4 logits, enlarged
+    enlarged = F.interpolate(coarse, size=(48, 64), mode="bilinear", align_corners=False)
+    assert torch.allclose(out, enlarged, atol=1e-5)
+    # once trained, it adds detail at stride 2: a checkerboard of 2x2 cells is something stride 4 cannot draw
+    with torch.no_grad():
+        fine.head2.bias.copy_(torch.randn_like(fine.head2.bias))
+        fine.head2.weight.normal_(0, 0.1)
+        changed = fine(light)
+    assert not torch.allclose(changed, enlarged, atol=1e-3)
+    assert (changed - F.avg_pool2d(changed, 2).repeat_interleave(2, -1).repeat_interleave(2, -2)).abs().amax() > 0.01
+    # it round-trips through a model file with its config
+    path = tmp_path / "fine.safetensors"
+    save_model(fine, "unet-effnet-lite", config, path)
+    loaded, meta = load_model(path)
+    assert meta["config"]["fine"] == 16
+    with torch.no_grad():
+        assert torch.allclose(loaded(light), changed, atol=0.05)
+    # and the hints reach it: a hint changes the stride-2 output
+    hint_ab, mask = torch.zeros(2, 2, 96, 128), torch.zeros(2, 1, 96, 128)
+    hint_ab[:, 1, 40:44, 60:64], mask[:, :, 40:44, 60:64] = -50, 1
+    with torch.no_grad():
+        assert not torch.allclose(loaded(light, hint_ab, mask), loaded(light), atol=1e-4)
 
 
 def test_weights_round_trip_as_fp16_safetensors_without_pickle(unet: torch.nn.Module, tmp_path: Path) -> None:

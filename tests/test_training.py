@@ -142,6 +142,35 @@ def test_training_can_start_from_a_shipped_model_file(photo_dirs: tuple[Path, Pa
     assert read_metadata(tmp_path / "b" / WEIGHTS_FILE)["extra"]["images_seen"] == 24 + 5 * 8
 
 
+def test_a_fine_branch_added_to_a_model_trains_alone_and_the_rest_stays_as_it_was(
+        photo_dirs: tuple[Path, Path], tmp_path: Path) -> None:
+    Trainer(_config(photo_dirs, tmp_path / "a", max_steps=3, val=[])).run()
+    model_file = tmp_path / "a" / WEIGHTS_FILE
+    start, _ = load_model(model_file)
+    fine = Trainer(_config(photo_dirs, tmp_path / "b", max_steps=8, init=str(model_file), fine_head=8,
+                           fine_only=True))
+    assert fine.model_config["fine"] == 8 and fine.seen == 24
+    result = fine.run()
+    assert result["losses"][-1] < result["losses"][0]
+    trained, meta = load_model(tmp_path / "b" / WEIGHTS_FILE)  # the best by validation, with the branch
+    assert meta["config"]["fine"] == 8 and meta["extra"]["images_seen"] == 24 + 8 * 8
+    before = start.state_dict()
+    for k, v in trained.state_dict().items():
+        if k.startswith(("reduce2.", "up2.", "head2.")):
+            continue
+        assert torch.allclose(v, before[k], atol=2e-3 * (1 + before[k].abs().max())), k  # fp16 files: rounding
+    assert trained.head2.weight.abs().sum() > 0  # the branch learned something
+    # a second phase trains it all, from the model with the branch; resuming keeps the branch-only setting
+    whole = Trainer(_config(photo_dirs, tmp_path / "c", max_steps=2, val=[], init=str(tmp_path / "b" / WEIGHTS_FILE)))
+    assert whole.model_config["fine"] == 8 and all(p.requires_grad for p in whole.model.parameters())
+    resumed = Trainer(_config(photo_dirs, tmp_path / "b", max_steps=9))
+    assert resumed.cfg.fine_only
+    assert [n for n, p in resumed.model.named_parameters() if p.requires_grad] == [
+        n for n, _ in resumed.model.named_parameters() if n.startswith(("reduce2.", "up2.", "head2."))]
+    with pytest.raises(ValueError, match="--fine-only needs a network with a fine branch"):
+        Trainer(_config(photo_dirs, tmp_path / "d", max_steps=1, val=[], init=str(model_file), fine_only=True))
+
+
 def test_a_runs_last_weights_export_from_its_folder_or_a_copied_checkpoint(photo_dirs: tuple[Path, Path],
                                                                          tmp_path: Path) -> None:
     """Shipping and the benchmarks score a run's last (EMA) weights, from the run folder or from a copy of its

@@ -44,6 +44,7 @@ def _bounded(cast: type[float] | type[int], low: float, high: float, wanted: str
 _share = _bounded(float, 0, 1, "a number from 0 to 1")
 _non_negative = _bounded(float, 0, math.inf, "a number, 0 or more")  # a weight
 _positive = _bounded(int, 1, math.inf, "a whole number, 1 or more")  # a count
+_channels = _bounded(int, 0, 512, "a number of channels from 0 to 512")
 
 
 QUALITY_RANGE = (1, 100)  # JPEG/WebP quality, as Pillow takes it
@@ -100,6 +101,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             schedule_images=args.schedule_images, max_steps=args.max_steps, max_minutes=args.max_minutes,
             val_every=args.val_every, checkpoint_minutes=args.checkpoint_minutes,
             folder_weights=_folder_weights(args.folder_weight), seed=args.seed, threads=args.threads, gan=args.gan,
+            fine_head=args.fine_head, fine_only=args.fine_only,
         )
     except ValueError as exc:
         raise SystemExit(f"colouriser: {exc}") from None
@@ -416,6 +418,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="multiply a group's sampling weight (default weight: sqrt of its photo count)")
     t.add_argument("--gan", action="store_true",
                    help="NoGAN refinement (use with --init): pretrain a patch critic, then train adversarially")
+    t.add_argument("--fine-head", type=_channels, default=0, metavar="CHANNELS",
+                   help="give the network a stride-2 branch of this many channels (e.g. 32), predicting colour at "
+                        "twice the resolution; added to an --init model that has none, starting out as it colours")
+    t.add_argument("--fine-only", action="store_true",
+                   help="train only the fine branch, the rest of the network kept as it is (faster; a first phase)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int)
     t.set_defaults(func=cmd_train)

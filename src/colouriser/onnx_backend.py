@@ -40,7 +40,7 @@ def weights_digest(path: Path) -> str:
 
 def export_onnx(model: nn.Module, out: Path, weights: Path | None = None, opset: int = OPSET) -> Path:
     """Write the network (inputs: lightness (B, 1, H, W), hint_ab (B, 2, H, W), hint_mask (B, 1, H, W), H and W
-    free multiples of 4; output: logits (B, Q, H/4, W/4)) to ``out``."""
+    free multiples of 4; output: logits (B, Q, H/4, W/4), or (B, Q, H/2, W/2) with a fine branch) to ``out``."""
     import onnx
 
     model = model.eval()

@@ -1,5 +1,6 @@
 """U-Net colouriser: EfficientNet-Lite encoder on L (+ optional hints), a global-context branch
-(Iizuka et al. 2016) and a decoder that predicts a distribution over ab bins at stride 4."""
+(Iizuka et al. 2016) and a decoder that predicts a distribution over ab bins at stride 4, or at stride 2 with the
+optional fine branch."""
 
 from __future__ import annotations
 
@@ -20,11 +21,11 @@ def _conv_bn_relu(cin: int, cout: int, kernel: int = 3) -> nn.Sequential:
                          nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
-def _pool_to(x: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
-    """Average-pool to ``size``: a plain 4 x 4 pooling when the sizes are exact multiples (the pipeline's
-    working sizes are; it is also what ONNX can export with free height and width), else adaptive."""
-    if x.shape[-2] == 4 * size[0] and x.shape[-1] == 4 * size[1]:
-        return F.avg_pool2d(x, 4)
+def _pool_to(x: torch.Tensor, size: tuple[int, int] | torch.Size, factor: int = 4) -> torch.Tensor:
+    """Average-pool to ``size``: a plain ``factor`` x ``factor`` pooling when the sizes are exact multiples (the
+    pipeline's working sizes are; it is also what ONNX can export with free height and width), else adaptive."""
+    if x.shape[-2] == factor * size[0] and x.shape[-1] == factor * size[1]:
+        return F.avg_pool2d(x, factor)
     return F.adaptive_avg_pool2d(x, size)
 
 
@@ -39,17 +40,23 @@ class UpBlock(nn.Module):
 
 
 class ColourUNet(nn.Module):
-    """Maps lightness (B, 1, H, W) in 0..100, and optional hints, to bin logits (B, Q, H/4, W/4).
+    """Maps lightness (B, 1, H, W) in 0..100, and optional hints, to bin logits (B, Q, H/4, W/4), or
+    (B, Q, H/2, W/2) with a fine branch of ``fine`` channels.
 
     Hints are an ab map (B, 2, H, W) and a mask (B, 1, H, W) that is 1 where the user gave a colour.
+
+    The fine branch adds a correction at stride 2 to the stride-4 logits, bilinearly enlarged: it reads the
+    decoder's stride-4 features and the encoder's stride-2 features (and the hints again), and its last layer
+    starts at zero, so a model it is added to starts out colouring as before (up to enlarging logits rather
+    than colour) and training only has to learn the detail the stride-4 grid averages away.
     """
 
     def __init__(self, centres: list[list[float]], encoder_specs: list[list[int]], stem: int = 32,
-                 decoder: tuple[int, int, int] = (128, 96, 64), global_channels: int = 256) -> None:
+                 decoder: tuple[int, int, int] = (128, 96, 64), global_channels: int = 256, fine: int = 0) -> None:
         super().__init__()
         specs = [tuple(int(v) for v in s) for s in encoder_specs]
         self.encoder = EfficientNetLite(specs, stem=stem, in_channels=4, num_classes=0)  # type: ignore[arg-type]
-        _, c4, c8, c16, c32 = self.encoder.feature_channels
+        c2, c4, c8, c16, c32 = self.encoder.feature_channels
         d16, d8, d4 = decoder
         self.global_mlp = nn.Sequential(nn.Linear(c32, global_channels), nn.ReLU(inplace=True),
                                         nn.Linear(global_channels, d16))
@@ -58,6 +65,13 @@ class ColourUNet(nn.Module):
         self.up8 = UpBlock(d16, c8, d8)
         self.up4 = UpBlock(d8, c4 + 3, d4)  # the hints enter again here, at the head's resolution
         self.head = nn.Conv2d(d4, len(centres), 1)
+        self.fine = fine
+        if fine:
+            self.reduce2 = _conv_bn_relu(d4, fine, 1)
+            self.up2 = UpBlock(fine, c2 + 3, fine)
+            self.head2 = nn.Conv2d(fine, len(centres), 1)
+            nn.init.zeros_(self.head2.weight)
+            nn.init.zeros_(self.head2.bias)
         self.register_buffer("centres", torch.tensor(centres, dtype=torch.float32))
 
     def forward(self, lightness: torch.Tensor, hint_ab: torch.Tensor | None = None,
@@ -68,13 +82,17 @@ class ColourUNet(nn.Module):
             hint_mask = lightness.new_zeros(b, 1, h, w)
         hints = torch.cat([hint_ab * hint_mask / HINT_SCALE, hint_mask], 1)
         x = torch.cat([(lightness * 2.55 - 127) / 128, hints], 1)
-        _, f4, f8, f16, f32 = self.encoder.features(x)
+        f2, f4, f8, f16, f32 = self.encoder.features(x)
         g = self.global_mlp(f32.mean((2, 3)))
         x = self.bottleneck(f32) + g[:, :, None, None]
         x = self.up16(x, f16)
         x = self.up8(x, f8)
         x = self.up4(x, torch.cat([f4, _pool_to(hints, f4.shape[-2:])], 1))
-        return self.head(x)
+        if not self.fine:
+            return self.head(x)
+        coarse = F.interpolate(self.head(x), size=f2.shape[-2:], mode="bilinear", align_corners=False)
+        x = self.up2(self.reduce2(x), torch.cat([f2, _pool_to(hints, f2.shape[-2:], 2)], 1))
+        return coarse + self.head2(x)
 
     def init_encoder_from_imagenet(self, variant: str) -> None:
         """Load ImageNet weights; the RGB stem is folded into the L channel, hint channels start at 0."""
@@ -94,3 +112,18 @@ def encoder_config(variant: str) -> dict[str, Any]:
 @register("unet-effnet-lite")
 def build_unet(**config: Any) -> ColourUNet:
     return ColourUNet(**config)
+
+
+FINE_BRANCH = ("reduce2.", "up2.", "head2.")  # parameter-name prefixes of the fine branch
+
+
+def with_fine_branch(model: ColourUNet, config: dict[str, Any], channels: int) -> tuple[ColourUNet, dict[str, Any]]:
+    """The same network with a fine branch of ``channels`` added (its weights as ``model``'s, the branch's new),
+    and its config; a model that has one already is returned as it is."""
+    if model.fine:
+        return model, config
+    config = {**config, "fine": channels}
+    fine = ColourUNet(**config)
+    missing, unexpected = fine.load_state_dict(model.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith(FINE_BRANCH) for k in missing), (missing, unexpected)
+    return fine, config

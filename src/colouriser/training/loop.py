@@ -20,7 +20,7 @@ from .. import models
 from ..bins import DEFAULT_TEMPERATURE, in_gamut_bins, nearest_bin, rebalancing_weights, soft_encode
 from ..colour import rgb_to_lab
 from ..hints import simulate_hints
-from ..models.unet import encoder_config
+from ..models.unet import FINE_BRANCH, encoder_config, with_fine_branch
 from ..prepare import DEFAULT_SIZE
 from ..weights import WEIGHTS_FILE, atomic_write, load_model, save_model
 from .critic import PatchCritic, critic_loss, generated_ab, generator_adversarial_loss, real_ab
@@ -65,6 +65,8 @@ class TrainConfig:
     holdout: float = 0.0  # with no --val: hold out this share of the data photos for validation
     patience: int | None = None  # stop after this many validations without improvement
     freeze_encoder_steps: int = 0  # keep the encoder's stem and first three stages frozen for these steps
+    fine_head: int = 0  # add a stride-2 branch of this many channels to a network that has none (models.unet)
+    fine_only: bool = False  # train only the fine branch; the rest of the network stays exactly as it is
     gan: bool = False  # NoGAN refinement: pretrain a critic, then train adversarially with the loss kept
     gan_critic_steps: int = 300  # critic-only steps before the adversarial phase
     gan_weight: float = 0.02  # weight of the adversarial term in the generator's loss
@@ -78,6 +80,8 @@ class TrainConfig:
             raise ValueError(f"--store-side ({self.store_side}) must be at least --crop ({self.crop})")
         if self.semantic and self.gan:
             raise ValueError("--semantic and --gan do not go together (a NoGAN step has no semantic term)")
+        if self.fine_head < 0:
+            raise ValueError(f"--fine-head must be a number of channels, not {self.fine_head}")
 
 
 def stored_side(crop: int, store_side: int | None) -> int:
@@ -166,16 +170,21 @@ class Trainer:
             self.model.init_encoder_from_imagenet(cfg.encoder)
             self.prior = estimate_prior(self.photos, centres, self.rng)
             self.console.print(f"starting from ImageNet EfficientNet-{cfg.encoder}, {len(centres)} ab bins")
+        if cfg.fine_head and not self.model_config.get("fine"):
+            self.model, self.model_config = with_fine_branch(self.model, self.model_config, cfg.fine_head)
+            self.console.print(f"added a stride-2 fine branch of {cfg.fine_head} channels")
+        if cfg.fine_only and not self.model_config.get("fine"):
+            raise ValueError("--fine-only needs a network with a fine branch (--fine-head N)")
         self._make_optimiser()
 
     def _make_optimiser(self) -> None:
-        self.model.train()
+        self._train_mode()
         self.model = self.model.to(memory_format=torch.channels_last)
         self.ema = torch.optim.swa_utils.AveragedModel(
             self.model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(self.cfg.ema_decay),
             use_buffers=True)
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay,
-                                     foreach=True)
+        self.opt = torch.optim.AdamW([p for p in self.model.parameters() if p.requires_grad], lr=self.cfg.lr,
+                                     weight_decay=self.cfg.weight_decay, foreach=True)
         self.class_weights = rebalancing_weights(self.prior, self.cfg.rebalance_lambda, centres=self.model.centres)
         self.critic: PatchCritic | None = None
         self.critic_opt: torch.optim.Optimizer | None = None
@@ -184,6 +193,16 @@ class Trainer:
         if self.cfg.gan:
             self.critic = PatchCritic()
             self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=self.cfg.gan_lr, betas=(0.0, 0.9))
+
+    def _train_mode(self) -> None:
+        """Training mode; with ``fine_only``, for the fine branch alone: the rest keeps its weights and runs as at
+        inference (batch-norm statistics kept), and autograd does not go through it."""
+        self.model.train()
+        if self.cfg.fine_only:
+            for name, p in self.model.named_parameters():
+                p.requires_grad_(name.startswith(FINE_BRANCH))
+            for name, module in self.model.named_children():
+                module.train(f"{name}." in FINE_BRANCH)
 
     def _load_photos(self) -> PhotoSet:
         t = time.time()
@@ -312,7 +331,7 @@ class Trainer:
         with torch.set_grad_enabled(adversarial):
             ce, logits, lab = self._forward(rgb)
         if not adversarial:
-            self.model.train()
+            self._train_mode()
             self._freeze_early_encoder(self.step < cfg.freeze_encoder_steps)
         light = lab[:, :1]
         fake = generated_ab(logits, self.model.centres, lab.shape[-2:], cfg.gan_temperature)
@@ -410,6 +429,8 @@ class Trainer:
 
     def _freeze_early_encoder(self, frozen: bool) -> None:
         """Fine-tuning a small collection starts with the generic low-level features kept as they are."""
+        if self.cfg.fine_only:  # all but the fine branch is frozen already, and stays so
+            return
         encoder = self.model.encoder
         early = [encoder._conv_stem, encoder._bn0] + [b for b, s in zip(encoder._blocks, encoder.specs, strict=True)
                                                       if s[5] < 3]
