@@ -1,6 +1,15 @@
 import torch
+import torch.nn.functional as F
 
-from colouriser.bins import annealed_mean, in_gamut_bins, nearest_bin, rebalancing_weights, soft_encode
+from colouriser.bins import (
+    annealed_mean,
+    in_gamut_bins,
+    nearest_bin,
+    nearest_bins,
+    rebalancing_weights,
+    soft_cross_entropy,
+    soft_encode,
+)
 from colouriser.colour import lab_to_rgb
 
 CENTRES = in_gamut_bins()
@@ -34,6 +43,27 @@ def test_soft_encode_uses_five_nearest_bins_with_gaussian_weights() -> None:
     w0 = exact[nearest_bin(torch.zeros(1, 2, 1, 1), CENTRES).item()]
     assert abs(exact.max().item() - w0.item()) < 1e-6
     assert torch.isclose(exact.sort(descending=True).values[1] / w0, torch.exp(torch.tensor(-100 / 50)), atol=1e-5)
+
+
+def test_the_sparse_cross_entropy_equals_the_one_against_the_dense_soft_encoding() -> None:
+    gen = torch.Generator().manual_seed(0)
+    ab = CENTRES[torch.randint(len(CENTRES), (2, 6, 7), generator=gen)].permute(0, 3, 1, 2)
+    ab = ab + torch.rand(ab.shape, generator=gen) * 10 - 5  # around in-gamut bins, between them too
+    logits = torch.randn(2, len(CENTRES), 6, 7, generator=gen) * 3
+    idx, wts = nearest_bins(ab, CENTRES)
+    assert idx.shape == wts.shape == (2, 5, 6, 7)
+    assert torch.equal(idx[:, 0], nearest_bin(ab, CENTRES))  # nearest first: the bin class rebalancing weighs by
+    dense = -(soft_encode(ab, CENTRES) * F.log_softmax(logits, 1)).sum(1)
+    assert torch.allclose(soft_cross_entropy(logits, idx, wts), dense, atol=1e-5)
+    # and so are the gradients
+    a = logits.clone().requires_grad_(True)
+    b = logits.clone().requires_grad_(True)
+    soft_cross_entropy(a, idx, wts).sum().backward()
+    (-(soft_encode(ab, CENTRES) * F.log_softmax(b, 1)).sum(1)).sum().backward()
+    assert torch.allclose(a.grad, b.grad, atol=1e-6)
+    # a colour far from every bin still gets a distribution (its nearest bins' weights do not all underflow)
+    far = nearest_bins(torch.tensor([[[[150.0]], [[150.0]]]]), CENTRES)[1]
+    assert torch.isfinite(far).all() and torch.isclose(far.sum(), torch.tensor(1.0))
 
 
 def test_rebalancing_weights_are_normalised_and_favour_rare_colours() -> None:

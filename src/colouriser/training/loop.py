@@ -17,7 +17,14 @@ import torch.nn.functional as F
 from rich.console import Console
 
 from .. import models
-from ..bins import DEFAULT_TEMPERATURE, in_gamut_bins, nearest_bin, rebalancing_weights, soft_encode
+from ..bins import (
+    DEFAULT_TEMPERATURE,
+    in_gamut_bins,
+    nearest_bin,
+    nearest_bins,
+    rebalancing_weights,
+    soft_cross_entropy,
+)
 from ..colour import rgb_to_lab
 from ..hints import simulate_hints
 from ..models.unet import FINE_BRANCH, encoder_config, with_fine_branch
@@ -292,10 +299,9 @@ class Trainer:
         hint_ab, hint_mask = simulate_hints(ab, self.rng, self.cfg.hint_none_share)
         logits = self.model(light.contiguous(memory_format=torch.channels_last), hint_ab, hint_mask)
         target_ab = F.adaptive_avg_pool2d(ab, logits.shape[-2:])
-        target = soft_encode(target_ab, self.model.centres)
-        weights = self.class_weights[target.argmax(1)]
-        ce = -(target * F.log_softmax(logits, 1)).sum(1)
-        return (ce * weights).mean(), logits, lab
+        idx, wts = nearest_bins(target_ab, self.model.centres)
+        ce = soft_cross_entropy(logits, idx, wts)
+        return (ce * self.class_weights[idx[:, 0]]).mean(), logits, lab  # weighted by the nearest bin
 
     def train_step(self) -> torch.Tensor:
         """Draw a batch of crops and take one optimiser step on it (a NoGAN step in a GAN run); the loss."""
