@@ -22,6 +22,7 @@ else running on the cores makes every number worse.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -176,6 +177,7 @@ def worker_networks(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from peers import deoldify_like, parameter_count, zhang2016
 
+    from colouriser.models.unet import FINE_BRANCH
     from colouriser.onnx_backend import OnnxNetwork, onnxruntime_available
     from colouriser.optimise import for_inference
 
@@ -189,12 +191,21 @@ def worker_networks(args: argparse.Namespace) -> dict[str, Any]:
     flops = _flops(ours, tuple(light.shape))
     result["ours_torch"] = {"input": list(light.shape), "gflop": flops / 1e9, "params_m": parameter_count(ours) / 1e6,
                             **timing, "gflops_per_s": flops / timing["median"] / 1e9}
+    if getattr(ours, "fine", 0):  # side by side: the same weights without the stride-2 branch (it skips the branch)
+        coarse = copy.deepcopy(ours)
+        coarse.fine = 0
+        timing = _time(lambda: coarse(light.contiguous(memory_format=cl)), args.repeats)
+        coarse_flops = _flops(coarse, tuple(light.shape))
+        result["ours_coarse"] = {"input": list(light.shape), "gflop": coarse_flops / 1e9,
+                                 "params_m": sum(p.numel() for n, p in coarse.named_parameters()
+                                                 if not n.startswith(FINE_BRANCH)) / 1e6, **timing,
+                                 "gflops_per_s": coarse_flops / timing["median"] / 1e9}
     if onnxruntime_available() and args.onnx:
         network = OnnxNetwork(Path(args.onnx), torch.get_num_threads())
         timing = _time(lambda: network(light), args.repeats)
         result["ours_onnx"] = {"input": list(light.shape), "gflop": flops / 1e9, **timing,
                                "gflops_per_s": flops / timing["median"] / 1e9}
-    best = min((v for k, v in result.items() if k.startswith("ours_")), key=lambda v: v["median"])
+    best = min((v for k, v in result.items() if k in ("ours_torch", "ours_onnx")), key=lambda v: v["median"])
     result["ours"] = {**best, "backend": "onnx" if best is result.get("ours_onnx") else "torch"}
     result["ours"]["share_of_matmul_peak"] = best["gflops_per_s"] / result["matmul"]["gflops"]
     for name, make, channels, size in (("zhang2016", zhang2016, 1, args.zhang_size),
@@ -415,6 +426,7 @@ def markdown(report: dict[str, Any]) -> str:
               "| network | input | parameters | GFLOP | time, median | GFLOP/s | time / ours |",
               "|---|---|---|---|---|---|---|"]
     for key, label in (("ours_torch", "ours (torch)"), ("ours_onnx", "ours (ONNX Runtime)"),
+                       ("ours_coarse", "ours without the fine branch (torch; stride-4 logits)"),
                        ("zhang2016", "Zhang et al. 2016"), ("deoldify_like", "DeOldify-style (ResNet-101)")):
         if key not in n:
             continue

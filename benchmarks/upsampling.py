@@ -9,7 +9,8 @@ Each validation photo is greyed and coloured twice, at its own size (the validat
   decoded at the model's temperature, lifted, its saturation, gamut fitted), then each upsampler, merged with
   the full-resolution lightness;
 - **true colour on the network's grid**: the photo's own ab averaged onto the grid the network predicts on
-  (stride 4 of the working size) and brought to the working size bilinearly, as ``decode_ab`` does, then the same
+  (the logits' own grid: stride 4 of the working size, stride 2 with a fine branch) and brought to the working size
+  bilinearly, as ``decode_ab`` does, then the same
   upsamplers: the ceiling of any model that predicts on that grid, so what the upsampler alone loses (not
   gamut-fitted: it is a photo's own colour, averaged).
 
@@ -81,10 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         want = classifier.top1(rgb)
         with torch.inference_mode():
             ours = colouriser.working_colour(pred)
-            h, w = pred.work.shape[-2:]
             true_ab = rgb_to_lab(torch.from_numpy(np.ascontiguousarray(rgb, np.float32)).permute(2, 0, 1)[None])[:, 1:]
-            grid = F.interpolate(true_ab, size=(max(1, h // 4), max(1, w // 4)), mode="area")
-            true = F.interpolate(grid, size=(h, w), mode="bilinear", align_corners=False)
+            grid = F.interpolate(true_ab, size=pred.logits.shape[-2:], mode="area")  # where the network predicts
+            true = F.interpolate(grid, size=pred.work.shape[-2:], mode="bilinear", align_corners=False)
             for src, ab in (("ours", ours), ("true", true)):
                 for spec, up in ups.items():
                     out = merge(pred.light, up(ab, pred.work, pred.light))

@@ -66,6 +66,21 @@ def test_the_sparse_cross_entropy_equals_the_one_against_the_dense_soft_encoding
     assert torch.isfinite(far).all() and torch.isclose(far.sum(), torch.tensor(1.0))
 
 
+def test_nearest_bins_by_candidate_table_are_the_nearest_of_all_bins() -> None:
+    gen = torch.Generator().manual_seed(1)
+    ab = torch.rand(1, 2, 300, 300, generator=gen) * 260 - 130  # the whole ab plane, past the table's edge too
+    ab[0, :, 0, :5] = torch.tensor([[5.0, 0.0, 300.0, -200.0, 127.99], [5.0, 5.0, 0.0, 90.0, -128.0]])  # ties, far
+    idx, wts = nearest_bins(ab, CENTRES)
+    flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)
+    d2, want = ((flat.double()[:, None] - CENTRES.double()) ** 2).sum(-1).topk(5, 1, largest=False)  # all bins
+    got = idx.permute(0, 2, 3, 1).reshape(-1, 5)
+    # the same distances (a tie may name another bin at the same distance), nearest first
+    assert torch.allclose(((CENTRES.double()[got] - flat.double()[:, None]) ** 2).sum(-1), d2)
+    assert (got == want).float().mean() > 0.9999
+    expected = torch.softmax(-d2 / 50, 1).float()
+    assert torch.allclose(wts.permute(0, 2, 3, 1).reshape(-1, 5), expected, atol=1e-4)  # float32 far from bins
+
+
 def test_rebalancing_weights_are_normalised_and_favour_rare_colours() -> None:
     prior = torch.rand(len(CENTRES)) ** 4
     prior[0] = 50

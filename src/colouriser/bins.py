@@ -32,15 +32,49 @@ def in_gamut_bins(grid: float = GRID, ab_range: float = AB_RANGE, samples: int =
     return torch.stack([centres[ia], centres[ib]], dim=1).float()
 
 
+TABLE_RANGE = 128.0  # the candidate table covers ab in -128..128, more than any sRGB colour reaches
+TABLE_STEP = 1.0  # in cells of this side
+_CANDIDATES: dict[tuple[bytes, int], torch.Tensor] = {}
+
+
+def _candidate_table(centres: torch.Tensor, k: int) -> torch.Tensor:
+    """For each table cell, the indices (cells, M) of the bins that can be among the ``k`` nearest of any point in
+    it: every bin within the cell centre's k-th nearest distance plus the cell's diagonal (a point is at most half a
+    diagonal from the centre, so its k nearest lie within that), M the most any cell needs (12 on our grid)."""
+    key = (centres.numpy().tobytes(), k)
+    if key not in _CANDIDATES:
+        n = round(2 * TABLE_RANGE / TABLE_STEP)
+        g = -TABLE_RANGE + (torch.arange(n, dtype=torch.float64) + 0.5) * TABLE_STEP
+        cells = torch.cartesian_prod(g, g)  # row-major: cell (i, j) at i * n + j
+        dist, order = torch.cdist(cells, centres.double()).sort(1)
+        reach = dist[:, k - 1 : k] + TABLE_STEP * 2**0.5 + 1e-6
+        _CANDIDATES[key] = order[:, : int((dist <= reach).sum(1).max())].contiguous()
+    return _CANDIDATES[key]
+
+
 def nearest_bins(ab: torch.Tensor, centres: torch.Tensor, k: int = 5,
                  sigma: float = 5.0) -> tuple[torch.Tensor, torch.Tensor]:
     """The soft encoding without its zeros: for an ab map (B, 2, H, W), the indices (B, k, H, W) of each pixel's
-    ``k`` nearest bins, nearest first, and their Gaussian weights (B, k, H, W), summing to one per pixel."""
+    ``k`` nearest bins, nearest first, and their Gaussian weights (B, k, H, W), summing to one per pixel.
+
+    Each pixel's distances are computed to a dozen candidate bins looked up by its ab (``_candidate_table``), not
+    to all Q: the same bins, 4-5x faster than measuring all of them (a stride-2 head has 186,000 target pixels a
+    batch); a colour outside the table is measured against all bins."""
     b, _, h, w = ab.shape
     flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)
-    dist = torch.cdist(flat, centres.to(ab.dtype))  # N, Q
-    d, idx = dist.topk(k, dim=1, largest=False)  # sorted: the nearest first
-    wts = torch.softmax(-(d**2) / (2 * sigma**2), 1)  # exp(-d^2 / 2 sigma^2), normalised; no 0/0 far from all bins
+    centres = centres.to(flat.dtype)
+    table = _candidate_table(centres.detach().cpu().float(), k).to(flat.device)
+    n = round(2 * TABLE_RANGE / TABLE_STEP)
+    cell = ((flat + TABLE_RANGE) / TABLE_STEP).floor().long()
+    inside = ((cell >= 0) & (cell < n)).all(1)
+    cell = cell.clamp(0, n - 1)
+    candidates = table[cell[:, 0] * n + cell[:, 1]]  # N, M
+    d2, pick = ((centres[candidates] - flat[:, None]) ** 2).sum(-1).topk(k, 1, largest=False)  # nearest first
+    idx = candidates.gather(1, pick)
+    if not inside.all():  # far outside the ab gamut: against every bin
+        far = ((flat[~inside][:, None] - centres) ** 2).sum(-1)
+        d2[~inside], idx[~inside] = far.topk(k, 1, largest=False)
+    wts = torch.softmax(-d2 / (2 * sigma**2), 1)  # exp(-d^2 / 2 sigma^2), normalised; no 0/0 far from all bins
     return idx.reshape(b, h, w, k).permute(0, 3, 1, 2), wts.reshape(b, h, w, k).permute(0, 3, 1, 2)
 
 
@@ -56,9 +90,13 @@ def soft_encode(ab: torch.Tensor, centres: torch.Tensor, k: int = 5, sigma: floa
 
 def soft_cross_entropy(logits: torch.Tensor, idx: torch.Tensor, wts: torch.Tensor) -> torch.Tensor:
     """Cross-entropy (B, H, W) of the softmax of ``logits`` (B, Q, H, W) against the soft encoding given by
-    :func:`nearest_bins`: log-sum-exp less the weighted logits of the k bins, the same number as against the
-    dense encoding without building it (Q / k times fewer products; a stride-2 head has 4x the pixels)."""
-    return torch.logsumexp(logits, 1) - (logits.gather(1, idx) * wts).sum(1)
+    :func:`nearest_bins`: the weighted log-probabilities of the k bins, the same number as against the dense
+    encoding without building it (Q / k times fewer products; a stride-2 head has 4x the pixels). ``log_softmax``
+    rather than ``logsumexp`` less the logits (one fused kernel each way), over the last dimension of a
+    channels-last view (each pixel's bins side by side, as the network's channels-last logits lie): 2.6x faster
+    forward and backward than before, on a stride-2 batch on one core."""
+    log_p = F.log_softmax(logits.permute(0, 2, 3, 1), -1)
+    return -(log_p.gather(-1, idx.permute(0, 2, 3, 1)) * wts.permute(0, 2, 3, 1)).sum(-1)
 
 
 def nearest_bin(ab: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:

@@ -85,7 +85,7 @@ def resolve_model(name_or_path: str | Path | None) -> Path:
 class Prediction:
     light: torch.Tensor  # (1, 1, H, W) full-resolution L
     work: torch.Tensor  # (1, 1, h, w) L at the working size
-    logits: torch.Tensor  # (1, Q, h/4, w/4) bin logits
+    logits: torch.Tensor  # (1, Q, h/4, w/4) bin logits; (1, Q, h/2, w/2) with a fine branch
     hint_ab: torch.Tensor | None = None
     hint_mask: torch.Tensor | None = None
 

@@ -13,7 +13,7 @@ from .colour import lab_to_rgb
 @torch.inference_mode()
 def predict_logits(model: nn.Module, light: torch.Tensor, hint_ab: torch.Tensor | None = None,
                    hint_mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Bin logits (B, Q, h/4, w/4) for lightness (B, 1, h, w)."""
+    """Bin logits (B, Q, h/4, w/4), or (B, Q, h/2, w/2) with a fine branch, for lightness (B, 1, h, w)."""
     return model(light.contiguous(memory_format=torch.channels_last), hint_ab, hint_mask)
 
 
@@ -76,7 +76,7 @@ UNSURE_SPREAD = 40.0  # ab units: this wide (about a third of the ab gamut) or w
 
 def colour_spread(logits: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
     """Per pixel, how far the colour may lie from the predicted mean: the root-mean-square ab distance of
-    the predicted distribution from its mean (B, 1, h/4, w/4), in ab units."""
+    the predicted distribution from its mean (B, 1, h', w'), at the logits' resolution, in ab units."""
     prob = F.softmax(logits.float(), 1)
     cen = centres.float()
     mean = torch.einsum("bqhw,qc->bchw", prob, cen)
