@@ -126,7 +126,11 @@ def test_train_resumes_from_the_shipped_model_by_name(tmp_path: Path) -> None:
     assert config["store_side"] == 72 and config["crop_scale"] == 0.9
     assert config["semantic"] == 0.5 and config["semantic_crops"] == 1 and config["semantic_temperature"] == 0.6
     alone = run("train", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "run2"), "--fine-only")
+    assert alone.returncode == 1 and "--fine-only trains the fine branch of a trained network" in alone.stderr
+    alone = run("train", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "run2"), "--fine-only",
+                "--init", "default")  # the shipped model has no fine branch to train alone
     assert alone.returncode == 1 and "--fine-only needs a network with a fine branch" in alone.stderr
+    assert "Traceback" not in alone.stderr and "training photos" not in alone.stdout  # refused before loading them
     small = run("train", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "run2"), "--store-side", "100")
     assert small.returncode == 1 and "--store-side (100) must be at least --crop (128)" in small.stderr
     bad = run("train", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "run2"), "--cutmix", "2")

@@ -20,7 +20,13 @@ def test_critic_scores_patches_and_real_ab_loses_its_sharpness() -> None:
     assert scores.shape == (2, 1, 8, 8)
     ab = torch.zeros(1, 2, 16, 16)
     ab[..., ::2] = 40.0  # a pattern finer than the generator's stride
-    assert real_ab(ab).std() < 0.5 * ab.std()
+    assert real_ab(ab, (4, 4)).std() < 0.5 * ab.std()
+    # blurred to the grid the generator predicts on: stripes 2 px wide survive a fine branch's stride-2 grid and are
+    # averaged away on the stride-4 grid
+    stripes = torch.zeros(1, 2, 16, 16)
+    stripes[..., 0::4] = stripes[..., 1::4] = 40.0
+    assert real_ab(stripes, (8, 8)).std() > 0.5 * stripes.std()
+    assert real_ab(stripes, (4, 4)).std() < 0.01 * stripes.std()
 
 
 def test_nogan_pretrains_the_critic_then_trains_adversarially_and_resumes(photos: Path, tmp_path: Path) -> None:

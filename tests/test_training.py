@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from colouriser.training.data import PhotoSet
-from colouriser.training.loop import CHECKPOINT, LOG, TrainConfig, Trainer
+from colouriser.training.loop import CHECKPOINT, LOG, TrainConfig, Trainer, export_last
 from colouriser.training.validate import ValSet
 from colouriser.weights import WEIGHTS_FILE, load_model, read_metadata
 
@@ -169,6 +169,14 @@ def test_a_fine_branch_added_to_a_model_trains_alone_and_the_rest_stays_as_it_wa
         n for n, _ in resumed.model.named_parameters() if n.startswith(("reduce2.", "up2.", "head2."))]
     with pytest.raises(ValueError, match="--fine-only needs a network with a fine branch"):
         Trainer(_config(photo_dirs, tmp_path / "d", max_steps=1, val=[], init=str(model_file), fine_only=True))
+    # a branch-only run from a model that has its branch already resumes and exports without that model file
+    branch_model = tmp_path / "moved.safetensors"
+    (tmp_path / "b" / WEIGHTS_FILE).rename(branch_model)
+    Trainer(_config(photo_dirs, tmp_path / "e", max_steps=1, val=[], init=str(branch_model), fine_only=True)).run()
+    branch_model.unlink()
+    again = Trainer(_config(photo_dirs, tmp_path / "e", max_steps=2, val=[], init=str(branch_model), fine_only=True))
+    assert again.step == 1 and again.cfg.fine_only and again.model_config["fine"] == 8
+    assert export_last(tmp_path / "e", tmp_path / "e.safetensors") == 24 + 8 * 8 + 8  # one more step of 8
 
 
 def test_a_runs_last_weights_export_from_its_folder_or_a_copied_checkpoint(photo_dirs: tuple[Path, Path],
@@ -177,7 +185,6 @@ def test_a_runs_last_weights_export_from_its_folder_or_a_copied_checkpoint(photo
     checkpoint taken mid-run, which goes on being the copy's state however far the run has gone since."""
     import shutil
 
-    from colouriser.training.loop import export_last
 
     out = tmp_path / "run"
     Trainer(_config(photo_dirs, out, max_steps=2, val=[])).run()

@@ -103,9 +103,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             folder_weights=_folder_weights(args.folder_weight), seed=args.seed, threads=args.threads, gan=args.gan,
             fine_head=args.fine_head, fine_only=args.fine_only,
         )
+        trainer = Trainer(cfg)  # a new run checks its network against the settings, too, before loading photos
     except ValueError as exc:
         raise SystemExit(f"colouriser: {exc}") from None
-    result = Trainer(cfg).run()
+    result = trainer.run()
     print(f"stopped at step {result['step']:,} ({result['seen']:,} images seen); run folder: {args.out}")
     return 0
 

@@ -101,10 +101,15 @@ class Settings:
     saturation_with_hints: float = 1.0
 
 
+VARIANT_REGION = 32  # working pixels: the size of the regions an alternative colouring varies by
+
+
 def variant_noise(pred: Prediction, index: int, seed: int = 0) -> torch.Tensor:
     """The smooth noise of alternative colouring ``index`` (1, 2, ...): seeded per variant, so any one of
-    them can be made without the others."""
-    return smooth_noise(pred.logits, torch.Generator().manual_seed(seed * 1_000_003 + index))
+    them can be made without the others. Its regions are 32 working pixels across whatever grid the network
+    predicts on (8 cells at stride 4, 16 at stride 2), so a fine branch does not halve them."""
+    cell = max(1, round(VARIANT_REGION * pred.logits.shape[-1] / pred.work.shape[-1]))
+    return smooth_noise(pred.logits, torch.Generator().manual_seed(seed * 1_000_003 + index), cell)
 
 
 class Colouriser:

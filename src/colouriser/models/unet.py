@@ -125,5 +125,6 @@ def with_fine_branch(model: ColourUNet, config: dict[str, Any], channels: int) -
     config = {**config, "fine": channels}
     fine = ColourUNet(**config)
     missing, unexpected = fine.load_state_dict(model.state_dict(), strict=False)
-    assert not unexpected and all(k.startswith(FINE_BRANCH) for k in missing), (missing, unexpected)
+    if unexpected or not all(k.startswith(FINE_BRANCH) for k in missing):
+        raise ValueError(f"not a network to add a fine branch to: missing {missing}, unexpected {unexpected}")
     return fine, config

@@ -36,9 +36,10 @@ def generated_ab(logits: torch.Tensor, centres: torch.Tensor, size: tuple[int, i
                          align_corners=False)
 
 
-def real_ab(ab: torch.Tensor, stride: int = 4) -> torch.Tensor:
-    """Real colour at the generator's resolution, resized back, so that sharpness gives nothing away."""
-    small = F.avg_pool2d(ab, stride)
+def real_ab(ab: torch.Tensor, grid: tuple[int, int] | torch.Size) -> torch.Tensor:
+    """Real colour averaged onto the grid the generator predicts on (its logits' height and width: stride 4, or 2
+    with a fine branch) and resized back, so that sharpness gives nothing away."""
+    small = F.adaptive_avg_pool2d(ab, grid)
     return F.interpolate(small, size=ab.shape[-2:], mode="bilinear", align_corners=False)
 
 

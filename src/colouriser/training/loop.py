@@ -89,10 +89,9 @@ class TrainConfig:
             raise ValueError("--semantic and --gan do not go together (a NoGAN step has no semantic term)")
         if self.fine_head < 0:
             raise ValueError(f"--fine-head must be a number of channels, not {self.fine_head}")
-        if self.fine_only and not self.fine_head and not (  # metadata read only then: a resumed run's init may be gone
-                self.init and read_metadata(Path(self.init))["config"].get("fine")):
-            raise ValueError("--fine-only needs a network with a fine branch (--fine-head N, or an --init model "
-                             "with one)")
+        if self.fine_only and not self.init:
+            raise ValueError("--fine-only trains the fine branch of a trained network, the rest kept as it is: "
+                             "give that network with --init")
 
 
 def stored_side(crop: int, store_side: int | None) -> int:
@@ -136,6 +135,11 @@ class Trainer:
         ``load_photos=False`` resumes it without its training photos, to export its weights."""
         self.cfg = cfg
         self.out = Path(cfg.out)
+        ckpt_path = checkpoint or self.out / CHECKPOINT  # either way, later checkpoints are saved in cfg.out
+        if not ckpt_path.exists() and cfg.fine_only and not cfg.fine_head and not read_metadata(
+                Path(str(cfg.init)))["config"].get("fine"):  # a new run (a resumed one has its network already)
+            raise ValueError("--fine-only needs a network with a fine branch (--fine-head N, or an --init model "
+                             "with one)")
         self.out.mkdir(parents=True, exist_ok=True)
         self.console = console or Console(soft_wrap=True)
         if cfg.threads:
@@ -153,7 +157,6 @@ class Trainer:
         self.photos: PhotoSet | None = None
         if checkpoint is not None and not checkpoint.exists():
             raise FileNotFoundError(f"{checkpoint}: no such checkpoint")
-        ckpt_path = checkpoint or self.out / CHECKPOINT  # either way, later checkpoints are saved in cfg.out
         if ckpt_path.exists():
             self._resume(ckpt_path, load_photos)
         else:
@@ -184,6 +187,9 @@ class Trainer:
         if cfg.fine_head and not self.model_config.get("fine"):
             self.model, self.model_config = with_fine_branch(self.model, self.model_config, cfg.fine_head)
             self.console.print(f"added a stride-2 fine branch of {cfg.fine_head} channels")
+        elif cfg.fine_head and self.model_config["fine"] != cfg.fine_head:
+            self.console.print(f"{cfg.init} has a fine branch of {self.model_config['fine']} channels already: "
+                               f"training that one (--fine-head {cfg.fine_head} not used)")
         self._make_optimiser()
 
     def _make_optimiser(self) -> None:
@@ -320,7 +326,7 @@ class Trainer:
             k = min(self.cfg.semantic_crops, len(batch))
             fake = generated_ab(logits[:k], self.model.centres, lab.shape[-2:], self.cfg.semantic_temperature)
             # judged against the original colour at the network's colour resolution, which a prediction can reach
-            loss = loss + self.cfg.semantic * self.semantic(lab[:k, :1], fake, real_ab(lab[:k, 1:]))
+            loss = loss + self.cfg.semantic * self.semantic(lab[:k, :1], fake, real_ab(lab[:k, 1:], logits.shape[-2:]))
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
@@ -350,7 +356,7 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
             self.opt.step()
             self.ema.update_parameters(self.model)
-        d_loss = critic_loss(self.critic, light, real_ab(lab[:, 1:]), fake)
+        d_loss = critic_loss(self.critic, light, real_ab(lab[:, 1:], logits.shape[-2:]), fake)
         self.critic_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         self.critic_opt.step()
