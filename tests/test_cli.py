@@ -127,8 +127,16 @@ def test_train_resumes_from_the_shipped_model_by_name(tmp_path: Path) -> None:
     assert config["semantic"] == 0.5 and config["semantic_crops"] == 1 and config["semantic_temperature"] == 0.6
     alone = run("train", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "run2"), "--fine-only")
     assert alone.returncode == 1 and "--fine-only trains the fine branch of a trained network" in alone.stderr
+    from colouriser import models
+    from colouriser.pipeline import resolve_model
+    from colouriser.weights import load_model, save_model
+
+    shipped, meta = load_model(resolve_model(None))
+    coarse = models.build(meta["arch"], **{**meta["config"], "fine": 0})  # a network with no fine branch
+    coarse.load_state_dict(shipped.state_dict(), strict=False)
+    save_model(coarse, meta["arch"], {**meta["config"], "fine": 0}, tmp_path / "coarse.safetensors", meta["extra"])
     alone = run("train", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "run2"), "--fine-only",
-                "--init", "default")  # the shipped model has no fine branch to train alone
+                "--init", str(tmp_path / "coarse.safetensors"), "--max-steps", "1")  # no branch to train alone
     assert alone.returncode == 1 and "--fine-only needs a network with a fine branch" in alone.stderr
     assert "Traceback" not in alone.stderr and "training photos" not in alone.stdout  # refused before loading them
     small = run("train", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "run2"), "--store-side", "100")
