@@ -252,7 +252,7 @@ L error {hist['ours']['l_error']:.2f}.
 {gan_section(cfg)}
 ## Limits
 Trained on about 14,000 modern photos, last in crops resized to {cfg['crop']}x{cfg['crop']} (a third of draws are
-face crops; see the history for earlier runs' crops); it has never seen an old photograph in colour.
+face crops; see the README's Quality section for earlier runs' crops); it has never seen an old photograph in colour.
 Expect warm, sepia-leaning skin and wood, blue skies, green foliage, and guesses for everything man-made.
 """
     (target / CARD_FILE).write_text(card)
