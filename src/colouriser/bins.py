@@ -34,6 +34,7 @@ def in_gamut_bins(grid: float = GRID, ab_range: float = AB_RANGE, samples: int =
 
 TABLE_RANGE = 128.0  # the candidate table covers ab in -128..128, more than any sRGB colour reaches
 TABLE_STEP = 1.0  # in cells of this side
+TABLE_SIDE = round(2 * TABLE_RANGE / TABLE_STEP)  # cells along a and along b
 _CANDIDATES: dict[tuple[bytes, int], torch.Tensor] = {}
 
 
@@ -43,9 +44,8 @@ def _candidate_table(centres: torch.Tensor, k: int) -> torch.Tensor:
     diagonal from the centre, so its k nearest lie within that), M the most any cell needs (12 on our grid)."""
     key = (centres.numpy().tobytes(), k)
     if key not in _CANDIDATES:
-        n = round(2 * TABLE_RANGE / TABLE_STEP)
-        g = -TABLE_RANGE + (torch.arange(n, dtype=torch.float64) + 0.5) * TABLE_STEP
-        cells = torch.cartesian_prod(g, g)  # row-major: cell (i, j) at i * n + j
+        g = -TABLE_RANGE + (torch.arange(TABLE_SIDE, dtype=torch.float64) + 0.5) * TABLE_STEP
+        cells = torch.cartesian_prod(g, g)  # row-major: cell (i, j) at i * TABLE_SIDE + j
         dist, order = torch.cdist(cells, centres.double()).sort(1)
         reach = dist[:, k - 1 : k] + TABLE_STEP * 2**0.5 + 1e-6
         _CANDIDATES[key] = order[:, : int((dist <= reach).sum(1).max())].contiguous()
@@ -64,11 +64,10 @@ def nearest_bins(ab: torch.Tensor, centres: torch.Tensor, k: int = 5,
     flat = ab.permute(0, 2, 3, 1).reshape(-1, 2)
     centres = centres.to(flat.dtype)
     table = _candidate_table(centres.detach().cpu().float(), k).to(flat.device)
-    n = round(2 * TABLE_RANGE / TABLE_STEP)
     cell = ((flat + TABLE_RANGE) / TABLE_STEP).floor().long()
-    inside = ((cell >= 0) & (cell < n)).all(1)
-    cell = cell.clamp(0, n - 1)
-    candidates = table[cell[:, 0] * n + cell[:, 1]]  # N, M
+    inside = ((cell >= 0) & (cell < TABLE_SIDE)).all(1)
+    cell = cell.clamp(0, TABLE_SIDE - 1)
+    candidates = table[cell[:, 0] * TABLE_SIDE + cell[:, 1]]  # N, M
     d2, pick = ((centres[candidates] - flat[:, None]) ** 2).sum(-1).topk(k, 1, largest=False)  # nearest first
     idx = candidates.gather(1, pick)
     if not inside.all():  # far outside the ab gamut: against every bin

@@ -29,7 +29,7 @@ from ..colour import rgb_to_lab
 from ..hints import simulate_hints
 from ..models.unet import FINE_BRANCH, encoder_config, with_fine_branch
 from ..prepare import DEFAULT_SIZE
-from ..weights import WEIGHTS_FILE, atomic_write, load_model, read_metadata, save_model
+from ..weights import WEIGHTS_FILE, atomic_write, load_model, save_model
 from .critic import PatchCritic, critic_loss, generated_ab, generator_adversarial_loss, real_ab
 from .data import PhotoSet, cutmix
 from .degrade import degrade
@@ -136,11 +136,6 @@ class Trainer:
         self.cfg = cfg
         self.out = Path(cfg.out)
         ckpt_path = checkpoint or self.out / CHECKPOINT  # either way, later checkpoints are saved in cfg.out
-        if not ckpt_path.exists() and cfg.fine_only and not cfg.fine_head and not read_metadata(
-                Path(str(cfg.init)))["config"].get("fine"):  # a new run (a resumed one has its network already)
-            raise ValueError("--fine-only needs a network with a fine branch (--fine-head N, or an --init model "
-                             "with one)")
-        self.out.mkdir(parents=True, exist_ok=True)
         self.console = console or Console(soft_wrap=True)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
@@ -161,18 +156,19 @@ class Trainer:
             self._resume(ckpt_path, load_photos)
         else:
             self._start()
+        self.out.mkdir(parents=True, exist_ok=True)  # once the settings are known to go together
 
     # -- set-up ----------------------------------------------------------------------------------
     def _start(self) -> None:
+        """A new run: the network first (from ``init`` or ImageNet, with the fine branch if asked), checked against
+        the settings before any photo is loaded, then the photos and the bin prior."""
         cfg = self.cfg
-        self.photos = self._load_photos()
+        prior = None
         if cfg.init:
             model, meta = load_model(Path(cfg.init))
             self.arch, self.model_config = meta["arch"], meta["config"]
             self.model = model.train()
-            centres = self.model.centres
             prior = meta["extra"].get("prior")
-            self.prior = torch.tensor(prior) if prior else estimate_prior(self.photos, centres, self.rng)
             self.seen = self.init_seen = int(meta["extra"].get("images_seen", 0))
             self.cpu_seconds = float(meta["extra"].get("cpu_seconds", 0.0))
             self.console.print(f"starting from {cfg.init} ({self.seen:,} images seen before)")
@@ -182,7 +178,6 @@ class Trainer:
             self.model_config = {"centres": centres.tolist(), **encoder_config(cfg.encoder)}
             self.model = models.build(self.arch, **self.model_config)
             self.model.init_encoder_from_imagenet(cfg.encoder)
-            self.prior = estimate_prior(self.photos, centres, self.rng)
             self.console.print(f"starting from ImageNet EfficientNet-{cfg.encoder}, {len(centres)} ab bins")
         if cfg.fine_head and not self.model_config.get("fine"):
             self.model, self.model_config = with_fine_branch(self.model, self.model_config, cfg.fine_head)
@@ -190,6 +185,11 @@ class Trainer:
         elif cfg.fine_head and self.model_config["fine"] != cfg.fine_head:
             self.console.print(f"{cfg.init} has a fine branch of {self.model_config['fine']} channels already: "
                                f"training that one (--fine-head {cfg.fine_head} not used)")
+        if cfg.fine_only and not self.model_config.get("fine"):
+            raise ValueError("--fine-only needs a network with a fine branch (--fine-head N, or an --init model "
+                             "with one)")
+        self.photos = self._load_photos()
+        self.prior = torch.tensor(prior) if prior else estimate_prior(self.photos, self.model.centres, self.rng)
         self._make_optimiser()
 
     def _make_optimiser(self) -> None:
