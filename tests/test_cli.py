@@ -295,3 +295,15 @@ def test_a_generated_name_gives_way_to_an_input_s_own(tmp_path: Path) -> None:
         assert not problems
         names = {job.source.name: output_path(job, Path()).name for job in plan_outputs(jobs, "jpg")}
         assert names == {"x-png.jpg": "x-png.jpg", "x.jpg": "x-jpg.jpg", "x.png": "x-png-2.jpg"}, order
+
+
+def test_flip_average_changes_the_colouring_a_little(tmp_path: Path) -> None:
+    photo = tmp_path / "cat.png"
+    Image.fromarray(skimage.data.chelsea()).convert("L").save(photo)
+    outputs = {}
+    for name, extra in (("plain", []), ("flip", ["--flip-average"])):
+        result = run("colourise", str(photo), "-o", str(tmp_path / name), "-q", *extra)
+        assert result.returncode == 0, result.stderr
+        outputs[name] = np.asarray(Image.open(tmp_path / name / "cat.png").convert("RGB"), dtype=float)
+    difference = np.abs(outputs["plain"] - outputs["flip"]).mean()
+    assert 0.1 < difference < 10, difference

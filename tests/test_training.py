@@ -8,7 +8,7 @@ from PIL import Image
 from colouriser.training.data import PhotoSet
 from colouriser.training.loop import CHECKPOINT, LOG, TrainConfig, Trainer, export_last
 from colouriser.training.validate import ValSet
-from colouriser.weights import WEIGHTS_FILE, load_model, read_metadata
+from colouriser.weights import WEIGHTS_FILE, load_model, read_metadata, save_model
 
 from .conftest import synthetic_photo
 
@@ -177,6 +177,38 @@ def test_a_fine_branch_added_to_a_model_trains_alone_and_the_rest_stays_as_it_wa
     again = Trainer(_config(photo_dirs, tmp_path / "e", max_steps=2, val=[], init=str(branch_model), fine_only=True))
     assert again.step == 1 and again.cfg.fine_only and again.model_config["fine"] == 8
     assert export_last(tmp_path / "e", tmp_path / "e.safetensors") == 24 + 8 * 8 + 8  # one more step of 8
+
+
+def test_coarse_only_trains_all_but_the_fine_branch_which_the_exported_model_keeps(
+        photo_dirs: tuple[Path, Path], tmp_path: Path) -> None:
+    Trainer(_config(photo_dirs, tmp_path / "a", max_steps=2, val=[], fine_head=8)).run()
+    model_file = tmp_path / "a" / WEIGHTS_FILE
+    start, _ = load_model(model_file)
+    with torch.no_grad():  # a branch that colours something, so that keeping it is a visible choice
+        start.head2.bias.add_(torch.linspace(-1, 1, start.head2.bias.numel()))
+    meta = read_metadata(model_file)
+    save_model(start, meta["arch"], meta["config"], model_file, meta["extra"])
+    start, _ = load_model(model_file)
+    run = Trainer(_config(photo_dirs, tmp_path / "b", max_steps=6, init=str(model_file), coarse_only=True))
+    assert sorted(n for n, p in run.model.named_parameters() if not p.requires_grad) == sorted(
+        n for n, _ in run.model.named_parameters() if n.startswith(("reduce2.", "up2.", "head2.")))
+    light = torch.rand(2, 1, 64, 64) * 100
+    assert run._forward(torch.rand(2, 3, 64, 64))[1].shape[-2:] == (16, 16)  # stride-4 logits: branch not run
+    run.run()
+    trained, meta = load_model(tmp_path / "b" / WEIGHTS_FILE)  # exported with the branch, as validated
+    assert meta["config"]["fine"] == 8
+    before = start.state_dict()
+    for k, v in trained.state_dict().items():
+        if k.startswith(("reduce2.", "up2.", "head2.")):
+            assert torch.allclose(v, before[k], atol=2e-3 * (1 + before[k].abs().max())), k  # fp16 rounding
+    assert not torch.allclose(trained.head.weight, before["head.weight"], atol=1e-3)  # the rest learned
+    assert trained.eval()(light).shape[-2:] == (32, 32)
+    resumed = Trainer(_config(photo_dirs, tmp_path / "b", max_steps=7))
+    assert resumed.cfg.coarse_only and not any(p.requires_grad for p in resumed.model.head2.parameters())
+    with pytest.raises(ValueError, match="--coarse-only needs a network with a fine branch"):
+        Trainer(_config(photo_dirs, tmp_path / "c", max_steps=1, val=[], coarse_only=True))
+    with pytest.raises(ValueError, match="do not go together"):
+        _config(photo_dirs, tmp_path / "d", init=str(model_file), coarse_only=True, fine_only=True)
 
 
 def test_a_runs_last_weights_export_from_its_folder_or_a_copied_checkpoint(photo_dirs: tuple[Path, Path],

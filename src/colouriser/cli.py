@@ -101,7 +101,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             schedule_images=args.schedule_images, max_steps=args.max_steps, max_minutes=args.max_minutes,
             val_every=args.val_every, checkpoint_minutes=args.checkpoint_minutes,
             folder_weights=_folder_weights(args.folder_weight), seed=args.seed, threads=args.threads, gan=args.gan,
-            fine_head=args.fine_head, fine_only=args.fine_only,
+            fine_head=args.fine_head, fine_only=args.fine_only, coarse_only=args.coarse_only,
         )
         trainer = Trainer(cfg)  # a new run checks its network against the settings, too, before loading photos
     except ValueError as exc:
@@ -115,7 +115,7 @@ def _colouriser(args: argparse.Namespace):
     from .pipeline import Colouriser
 
     return Colouriser.from_pretrained(args.model, size=args.size, temperature=args.temperature,
-                                      saturation=args.saturation)
+                                      saturation=args.saturation, flip_average=args.flip_average or None)
 
 
 def cmd_colourise(args: argparse.Namespace) -> int:
@@ -267,6 +267,9 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--saturation", type=_as_the_server_takes("saturation"),
                    help="scale the predicted colour's chroma, 0 grey (default: the model's chosen value for "
                         "automatic colourings, 1 with hints)")
+    p.add_argument("--flip-average", action="store_true",
+                   help="also run the network on the mirror image and average the two: steadier, more accurate "
+                        "colour (+0.13 dB PSNR on validation) for twice the network's time")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
 
 
@@ -424,6 +427,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "twice the resolution; added to an --init model that has none, starting out as it colours")
     t.add_argument("--fine-only", action="store_true",
                    help="train only the fine branch, the rest of the network kept as it is (faster; a first phase)")
+    t.add_argument("--coarse-only", action="store_true",
+                   help="train all but the fine branch, at stride 4, the branch kept as it is and not run (about "
+                        "2.5x faster a step; validation still colours with the branch)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int)
     t.set_defaults(func=cmd_train)

@@ -46,7 +46,7 @@ def export_onnx(model: nn.Module, out: Path, weights: Path | None = None, opset:
     model = model.eval()
     example = (torch.rand(1, 1, 64, 96) * 100, torch.zeros(1, 2, 64, 96), torch.zeros(1, 1, 64, 96))
     axes = {name: {0: "batch", 2: "height", 3: "width"} for name in INPUTS}
-    axes["logits"] = {0: "batch", 2: "height4", 3: "width4"}
+    axes["logits"] = {0: "batch", 2: "grid_height", 3: "grid_width"}  # H/4, W/4 (H/2, W/2 with a fine branch)
     buffer = io.BytesIO()
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes

@@ -12,9 +12,21 @@ from .colour import lab_to_rgb
 
 @torch.inference_mode()
 def predict_logits(model: nn.Module, light: torch.Tensor, hint_ab: torch.Tensor | None = None,
-                   hint_mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Bin logits (B, Q, h/4, w/4), or (B, Q, h/2, w/2) with a fine branch, for lightness (B, 1, h, w)."""
-    return model(light.contiguous(memory_format=torch.channels_last), hint_ab, hint_mask)
+                   hint_mask: torch.Tensor | None = None, flip_average: bool = False) -> torch.Tensor:
+    """Bin logits (B, Q, h/4, w/4), or (B, Q, h/2, w/2) with a fine branch, for lightness (B, 1, h, w).
+
+    ``flip_average``: run the network on the mirror image too and return the mean of the two log-distributions
+    (the mirror's mirrored back): twice the network's time, for a steadier colour that no longer depends on
+    which way the photo faces (README: Quality)."""
+    logits = model(light.contiguous(memory_format=torch.channels_last), hint_ab, hint_mask)
+    if not flip_average:
+        return logits
+    mirror = model(_mirror(light).contiguous(memory_format=torch.channels_last), _mirror(hint_ab), _mirror(hint_mask))
+    return (F.log_softmax(logits, 1) + F.log_softmax(mirror, 1).flip(-1)) / 2
+
+
+def _mirror(x: torch.Tensor | None) -> torch.Tensor | None:
+    return None if x is None else x.flip(-1)
 
 
 def decode_ab(logits: torch.Tensor, centres: torch.Tensor, temperature: float, size: tuple[int, int]) -> torch.Tensor:

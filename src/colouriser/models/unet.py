@@ -75,7 +75,8 @@ class ColourUNet(nn.Module):
         self.register_buffer("centres", torch.tensor(centres, dtype=torch.float32))
 
     def forward(self, lightness: torch.Tensor, hint_ab: torch.Tensor | None = None,
-                hint_mask: torch.Tensor | None = None) -> torch.Tensor:
+                hint_mask: torch.Tensor | None = None, coarse: bool = False) -> torch.Tensor:
+        """Bin logits; ``coarse``: the stride-4 logits alone, the fine branch (if any) not run."""
         b, _, h, w = lightness.shape
         if hint_ab is None or hint_mask is None:
             hint_ab = lightness.new_zeros(b, 2, h, w)
@@ -88,7 +89,7 @@ class ColourUNet(nn.Module):
         x = self.up16(x, f16)
         x = self.up8(x, f8)
         x = self.up4(x, torch.cat([f4, _pool_to(hints, f4.shape[-2:])], 1))
-        if not self.fine:
+        if not self.fine or coarse:
             return self.head(x)
         coarse = F.interpolate(self.head(x), size=f2.shape[-2:], mode="bilinear", align_corners=False)
         x = self.up2(self.reduce2(x), torch.cat([f2, _pool_to(hints, f2.shape[-2:], 2)], 1))

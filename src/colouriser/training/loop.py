@@ -74,6 +74,7 @@ class TrainConfig:
     freeze_encoder_steps: int = 0  # keep the encoder's stem and first three stages frozen for these steps
     fine_head: int = 0  # add a stride-2 branch of this many channels to a network that has none (models.unet)
     fine_only: bool = False  # train only the fine branch; the rest of the network stays exactly as it is
+    coarse_only: bool = False  # train all but the fine branch, at stride 4; the branch stays exactly as it is
     gan: bool = False  # NoGAN refinement: pretrain a critic, then train adversarially with the loss kept
     gan_critic_steps: int = 300  # critic-only steps before the adversarial phase
     gan_weight: float = 0.02  # weight of the adversarial term in the generator's loss
@@ -92,6 +93,8 @@ class TrainConfig:
         if self.fine_only and not self.init:
             raise ValueError("--fine-only trains the fine branch of a trained network, the rest kept as it is: "
                              "give that network with --init")
+        if self.fine_only and self.coarse_only:
+            raise ValueError("--fine-only and --coarse-only do not go together (one trains what the other keeps)")
 
 
 def stored_side(crop: int, store_side: int | None) -> int:
@@ -185,9 +188,10 @@ class Trainer:
         elif cfg.fine_head and self.model_config["fine"] != cfg.fine_head:
             self.console.print(f"{cfg.init} has a fine branch of {self.model_config['fine']} channels already: "
                                f"training that one (--fine-head {cfg.fine_head} not used)")
-        if cfg.fine_only and not self.model_config.get("fine"):
-            raise ValueError("--fine-only needs a network with a fine branch (--fine-head N, or an --init model "
-                             "with one)")
+        for flag, asked in (("--fine-only", cfg.fine_only), ("--coarse-only", cfg.coarse_only)):
+            if asked and not self.model_config.get("fine"):
+                raise ValueError(f"{flag} needs a network with a fine branch (--fine-head N, or an --init model "
+                                 "with one)")
         self.photos = self._load_photos()
         self.prior = torch.tensor(prior) if prior else estimate_prior(self.photos, self.model.centres, self.rng)
         self._make_optimiser()
@@ -211,13 +215,14 @@ class Trainer:
 
     def _train_mode(self) -> None:
         """Training mode; with ``fine_only``, for the fine branch alone: the rest keeps its weights and runs as at
-        inference (batch-norm statistics kept), and autograd does not go through it."""
+        inference (batch-norm statistics kept), and autograd does not go through it. With ``coarse_only`` the
+        other way round: the branch keeps its weights and is not run (``_forward`` asks for stride-4 logits)."""
         self.model.train()
-        if self.cfg.fine_only:
+        if self.cfg.fine_only or self.cfg.coarse_only:
             for name, p in self.model.named_parameters():
-                p.requires_grad_(name.startswith(FINE_BRANCH))
+                p.requires_grad_(name.startswith(FINE_BRANCH) == self.cfg.fine_only)
             for name, module in self.model.named_children():
-                module.train(f"{name}." in FINE_BRANCH)
+                module.train((f"{name}." in FINE_BRANCH) == self.cfg.fine_only)
 
     def _load_photos(self) -> PhotoSet:
         t = time.time()
@@ -305,7 +310,8 @@ class Trainer:
         light = degrade(lab[:, :1], self.rng)
         ab = lab[:, 1:]
         hint_ab, hint_mask = simulate_hints(ab, self.rng, self.cfg.hint_none_share)
-        logits = self.model(light.contiguous(memory_format=torch.channels_last), hint_ab, hint_mask)
+        logits = self.model(light.contiguous(memory_format=torch.channels_last), hint_ab, hint_mask,
+                            coarse=self.cfg.coarse_only)
         target_ab = F.adaptive_avg_pool2d(ab, logits.shape[-2:])
         idx, wts = nearest_bins(target_ab, self.model.centres)
         ce = soft_cross_entropy(logits, idx, wts)
