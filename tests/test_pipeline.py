@@ -213,19 +213,26 @@ def test_a_boosted_colouring_stays_in_gamut_at_the_input_lightness(colouriser: C
 
 
 def test_flip_average_colours_a_mirrored_photo_as_the_mirror_of_its_colouring() -> None:
-    """With --flip-average the colour no longer depends on which way the photo faces; without it, it does."""
-    photo = skimage.data.chelsea()[:, :448]  # working size 256 x 176: both multiples of 4, no padding
+    """With --flip-average the colour no longer depends on which way the photo faces, hints mirrored too; without
+    it, it does."""
+    from colouriser.hints import Hint
+
+    photo = skimage.data.chelsea() / 255
     mirrored = np.ascontiguousarray(photo[:, ::-1])
+    width = photo.shape[1]
     plain = Colouriser.from_pretrained(backend="torch")
     both = Colouriser.from_pretrained(backend="torch", flip_average=True)
     assert both.settings.flip_average and not plain.settings.flip_average
 
-    def asymmetry(c: Colouriser) -> float:
-        a = c.colourise_rgb(photo / 255)
-        b = c.colourise_rgb(mirrored / 255)[:, ::-1]
+    def asymmetry(c: Colouriser, x: float | None = None) -> float:
+        hint = [Hint(x, 80, (40, 90, 200))] if x is not None else None
+        mirror_hint = [Hint(width - 1 - x, 80, (40, 90, 200))] if x is not None else None
+        a = c.colourise_rgb(photo, hints=hint)
+        b = c.colourise_rgb(mirrored, hints=mirror_hint)[:, ::-1]
         return float(np.abs(rgb2lab(a)[..., 1:] - rgb2lab(b)[..., 1:]).mean())
 
-    assert asymmetry(both) < 0.05 < asymmetry(plain)
-    ab_plain = rgb2lab(plain.colourise_rgb(photo / 255))[..., 1:]
-    ab_both = rgb2lab(both.colourise_rgb(photo / 255))[..., 1:]
+    assert asymmetry(both) < 0.01 < 1 < asymmetry(plain)
+    assert asymmetry(both, 100) < 0.01 < 1 < asymmetry(plain, 100)  # a hint off the middle, mirrored with the photo
+    ab_plain = rgb2lab(plain.colourise_rgb(photo))[..., 1:]
+    ab_both = rgb2lab(both.colourise_rgb(photo))[..., 1:]
     assert 0.2 < float(np.abs(ab_plain - ab_both).mean()) < 5  # a change, and a small one: the same colouring

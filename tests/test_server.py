@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 from skimage.color import lab2rgb, rgb2lab
 
+from colouriser import Colouriser
 from colouriser.save import read_provenance
 from colouriser.server.errors import BUSY_DETAIL
 
@@ -333,3 +334,36 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
 
+
+
+def test_flip_average_serves_a_mirrored_photo_the_mirror_of_its_colouring() -> None:
+    """COLOURISER_FLIP_AVERAGE=1 (or `serve --flip-average`) runs the workers with the setting on: an answer is
+    then the library's with it, and a mirrored photo gets the mirror image of the colouring."""
+    photo = Image.open(io.BytesIO(grey_photo(192, 128, "PNG")))
+    answers = {}
+    with running_server("--workers", "1", env={"COLOURISER_FLIP_AVERAGE": "1"}) as s:
+        assert "flip-average on" in s.log
+        for key, im in (("photo", photo), ("mirrored", photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT))):
+            buffer = io.BytesIO()
+            im.save(buffer, "PNG")
+            r = httpx.post(f"{s.url}/api/colourise", files={"file": ("a.png", buffer.getvalue())}, timeout=60)
+            assert r.status_code == 200, r.text
+            answers[key] = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB"), np.int16)
+    assert np.abs(answers["photo"] - answers["mirrored"][:, ::-1]).max() <= 1  # 8-bit rounding at most
+    expected = np.asarray(Colouriser.from_pretrained(flip_average=True)(photo), np.int16)
+    assert np.abs(answers["photo"] - expected).max() <= 1
+
+
+@pytest.mark.parametrize(("env", "args", "on"), [
+    ("", [], False), ("1", [], True), ("yes", [], True), ("0", [], False), ("1", ["--no-flip-average"], False),
+    ("", ["--flip-average"], True)])
+def test_flip_average_is_set_by_option_or_environment(monkeypatch: pytest.MonkeyPatch, env: str, args: list[str],
+                                                      on: bool) -> None:
+    import argparse
+
+    from colouriser.server.command import add_serve_parser, config_from_args
+
+    monkeypatch.setenv("COLOURISER_FLIP_AVERAGE", env)
+    parser = argparse.ArgumentParser()
+    add_serve_parser(parser.add_subparsers())
+    assert config_from_args(parser.parse_args(["serve", *args])).flip_average is on

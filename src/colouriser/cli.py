@@ -268,8 +268,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
                    help="scale the predicted colour's chroma, 0 grey (default: the model's chosen value for "
                         "automatic colourings, 1 with hints)")
     p.add_argument("--flip-average", action="store_true",
-                   help="also run the network on the mirror image and average the two: steadier, more accurate "
-                        "colour (+0.13 dB PSNR on validation) for twice the network's time")
+                   help="also run the network on the mirror image and average the two, so the colour does not "
+                        "depend on which way the photo faces; twice the network's time (README: its measurement)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
 
 
@@ -428,8 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--fine-only", action="store_true",
                    help="train only the fine branch, the rest of the network kept as it is (faster; a first phase)")
     t.add_argument("--coarse-only", action="store_true",
-                   help="train all but the fine branch, at stride 4, the branch kept as it is and not run (about "
-                        "2.5x faster a step; validation still colours with the branch)")
+                   help="train all but the fine branch, at stride 4, the branch kept as it is and not run (a step "
+                        "takes less than half the time; validation still colours with the branch)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int)
     t.set_defaults(func=cmd_train)

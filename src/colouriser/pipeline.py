@@ -99,7 +99,7 @@ class Settings:
     # 3.14 dB over the automatic colouring at saturation 1 and 2.92 dB at its boost of 1.12 (session-4 default;
     # benchmarks/guidance.py).
     saturation_with_hints: float = 1.0
-    flip_average: bool = False  # also predict on the mirror image and average: +0.13 dB, twice the network time
+    flip_average: bool = False  # also predict on the mirror image and average (predict_logits; README)
 
 
 VARIANT_REGION = 32  # working pixels: the size of the regions an alternative colouring varies by

@@ -16,8 +16,9 @@ def predict_logits(model: nn.Module, light: torch.Tensor, hint_ab: torch.Tensor 
     """Bin logits (B, Q, h/4, w/4), or (B, Q, h/2, w/2) with a fine branch, for lightness (B, 1, h, w).
 
     ``flip_average``: run the network on the mirror image too and return the mean of the two log-distributions
-    (the mirror's mirrored back): twice the network's time, for a steadier colour that no longer depends on
-    which way the photo faces (README: Quality)."""
+    (the mirror's mirrored back; their normalised geometric mean, which the annealed mean, the variants and the
+    confidence map then read as the distribution): twice the network's time, for a colour that no longer depends
+    on which way the photo faces (README: Colourise photos)."""
     logits = model(light.contiguous(memory_format=torch.channels_last), hint_ab, hint_mask)
     if not flip_average:
         return logits

@@ -91,9 +91,9 @@ class ColourUNet(nn.Module):
         x = self.up4(x, torch.cat([f4, _pool_to(hints, f4.shape[-2:])], 1))
         if not self.fine or coarse:
             return self.head(x)
-        coarse = F.interpolate(self.head(x), size=f2.shape[-2:], mode="bilinear", align_corners=False)
+        base = F.interpolate(self.head(x), size=f2.shape[-2:], mode="bilinear", align_corners=False)
         x = self.up2(self.reduce2(x), torch.cat([f2, _pool_to(hints, f2.shape[-2:], 2)], 1))
-        return coarse + self.head2(x)
+        return base + self.head2(x)
 
     def init_encoder_from_imagenet(self, variant: str) -> None:
         """Load ImageNet weights; the RGB stem is folded into the L channel, hint channels start at 0."""

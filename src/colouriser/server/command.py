@@ -30,6 +30,9 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
                    help="torch threads per worker (default: $OMP_NUM_THREADS, else CPUs / workers)")
     s.add_argument("--model", default=d.model, help="model name, model folder or .safetensors file "
                    "(default: the shipped model)")
+    s.add_argument("--flip-average", action=argparse.BooleanOptionalAction, default=d.flip_average,
+                   help="colour the mirror image too and average the two: slightly more accurate colour for "
+                        f"twice the network's time (default {'on' if d.flip_average else 'off'})")
     s.add_argument("--instance", default=d.instance, help="this instance's name, sent as the X-Instance header "
                    "(default: the host name)")
     s.add_argument("--log-level", default=d.log_level, choices=["debug", "info", "warning", "error"])
@@ -41,7 +44,8 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
     return ServeConfig(
         host=args.host, port=args.port, workers=args.workers, queue_size=args.queue_size,
         max_upload_bytes=int(args.max_upload_mb * MIB), max_pixels=args.max_pixels, timeout=args.timeout,
-        retry_after=args.retry_after, threads=args.threads, model=args.model, instance=args.instance,
+        retry_after=args.retry_after, threads=args.threads, model=args.model, flip_average=args.flip_average,
+        instance=args.instance,
         log_level=args.log_level,
     )
 

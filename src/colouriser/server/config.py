@@ -34,6 +34,7 @@ class ServeConfig:
     retry_after: int = 5  # seconds, sent with every 503
     threads: int = 0  # torch threads per worker; 0: $OMP_NUM_THREADS if set, else CPUs // workers
     model: str | None = None  # model name, folder or .safetensors file; None: the shipped model
+    flip_average: bool = False  # colour the mirror image too and average: more accurate, twice the network time
     instance: str = field(default_factory=socket.gethostname)  # the X-Instance response header
     log_level: str = "info"
 
@@ -63,7 +64,8 @@ class ServeConfig:
 
 def defaults_from_env() -> ServeConfig:
     """The defaults, overridden by COLOURISER_HOST, _PORT, _WORKERS, _QUEUE_SIZE, _MAX_UPLOAD_MB, _MAX_PIXELS,
-    _TIMEOUT, _RETRY_AFTER, _THREADS, _MODEL, _INSTANCE, _LOG_LEVEL (handy in containers)."""
+    _TIMEOUT, _RETRY_AFTER, _THREADS, _MODEL, _FLIP_AVERAGE (1/true/yes), _INSTANCE, _LOG_LEVEL (handy in
+    containers)."""
     base = ServeConfig()
     return ServeConfig(
         host=_env("HOST", base.host),
@@ -76,6 +78,7 @@ def defaults_from_env() -> ServeConfig:
         retry_after=int(_env("RETRY_AFTER", str(base.retry_after))),
         threads=int(_env("THREADS", str(base.threads))),
         model=os.environ.get("COLOURISER_MODEL") or None,
+        flip_average=_env("FLIP_AVERAGE", "").strip().lower() in ("1", "true", "yes", "on"),
         instance=_env("INSTANCE", base.instance),
         log_level=_env("LOG_LEVEL", base.log_level),
     )

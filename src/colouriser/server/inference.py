@@ -28,7 +28,7 @@ BAD_PARAMETER = "bad_parameter"  # ("bad_parameter", message)
 INTERNAL = "internal"  # ("internal", exception type name)
 
 
-def init_worker(model: str | None, threads: int, parent: int) -> None:
+def init_worker(model: str | None, threads: int, parent: int, flip_average: bool = False) -> None:
     """Process-pool initializer: leave signals to the parent, size torch's thread pool, load and warm the model."""
     # Ctrl-C reaches the whole process group and a group-wide SIGTERM every member: the parent alone decides
     # when workers stop (after the requests in flight), so the workers ignore both.
@@ -44,7 +44,7 @@ def init_worker(model: str | None, threads: int, parent: int) -> None:
 
     torch.set_num_threads(threads)
     global _colouriser
-    _colouriser = Colouriser.from_pretrained(model)
+    _colouriser = Colouriser.from_pretrained(model, flip_average=flip_average)
     _colouriser.colourise_rgb(np.full((64, 64, 3), 0.5, np.float32))  # warm up: allocations, kernels
 
 

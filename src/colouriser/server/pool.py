@@ -62,7 +62,7 @@ class InferencePool:
             max_workers=self.config.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=inference.init_worker,
-            initargs=(self.config.model, self.config.worker_threads(), os.getpid()),
+            initargs=(self.config.model, self.config.worker_threads(), os.getpid(), self.config.flip_average),
         )
         try:
             await self._wait_for_workers(self._executor)
@@ -71,8 +71,9 @@ class InferencePool:
             log.error("inference workers failed to start: %s", self.failed)
             return
         self.ready = True
-        log.info("%d inference worker(s) ready in %.1f s (%d torch thread(s) each), capacity %d", self.config.workers,
-                 time.monotonic() - began, self.config.worker_threads(), self.capacity)
+        log.info("%d inference worker(s) ready in %.1f s (%d torch thread(s) each), capacity %d%s", self.config.workers,
+                 time.monotonic() - began, self.config.worker_threads(), self.capacity,
+                 ", flip-average on" if self.config.flip_average else "")
 
     async def _wait_for_workers(self, executor: cf.ProcessPoolExecutor) -> None:
         loop = asyncio.get_running_loop()

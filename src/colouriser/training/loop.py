@@ -183,11 +183,15 @@ class Trainer:
             self.model.init_encoder_from_imagenet(cfg.encoder)
             self.console.print(f"starting from ImageNet EfficientNet-{cfg.encoder}, {len(centres)} ab bins")
         if cfg.fine_head and not self.model_config.get("fine"):
+            if cfg.coarse_only:  # its last layer starts at zero: kept as it is, it would add nothing but time
+                raise ValueError("--coarse-only keeps the fine branch as it is, and a branch added now by "
+                                 "--fine-head starts at zero: train it first (--fine-only), then go on with "
+                                 "--coarse-only from that model")
             self.model, self.model_config = with_fine_branch(self.model, self.model_config, cfg.fine_head)
             self.console.print(f"added a stride-2 fine branch of {cfg.fine_head} channels")
         elif cfg.fine_head and self.model_config["fine"] != cfg.fine_head:
             self.console.print(f"{cfg.init} has a fine branch of {self.model_config['fine']} channels already: "
-                               f"training that one (--fine-head {cfg.fine_head} not used)")
+                               f"using that one (--fine-head {cfg.fine_head} not used)")
         for flag, asked in (("--fine-only", cfg.fine_only), ("--coarse-only", cfg.coarse_only)):
             if asked and not self.model_config.get("fine"):
                 raise ValueError(f"{flag} needs a network with a fine branch (--fine-head N, or an --init model "
@@ -237,6 +241,10 @@ class Trainer:
     def _resume(self, path: Path, load_photos: bool = True) -> None:
         state = torch.load(path, map_location="cpu", weights_only=False)
         saved = TrainConfig(**state["config"])
+        for flag, name in (("--fine-only", "fine_only"), ("--coarse-only", "coarse_only")):
+            if getattr(self.cfg, name) and not getattr(saved, name):  # left out, the run's own setting is kept
+                raise ValueError(f"{self.out} is a run that was not started with {flag}, and a run trains what it "
+                                 f"started training: start a new run from its weights (--init, another --out)")
         # The run's own settings win, except for how long to go on and how often to check, and a decay length
         # other than the default, which re-times the learning rate for the rest of the run.
         for name in ("max_steps", "max_minutes", "val_every", "checkpoint_minutes", "threads"):
@@ -338,7 +346,9 @@ class Trainer:
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
         self.opt.step()
         self.ema.update_parameters(self.model)
-        return ce.detach()  # the log's loss stays the cross-entropy, comparable across runs with and without extras
+        # the log's loss stays the cross-entropy, comparable across runs with and without extras (not across grids:
+        # a --coarse-only run's is on the stride-4 logits)
+        return ce.detach()
 
     def _gan_step(self, rgb: torch.Tensor) -> torch.Tensor:
         """One NoGAN step: the critic learns on every step; the generator only once the critic is pretrained,
