@@ -269,7 +269,11 @@ def resolution(config: dict) -> str:
 
 def trained_part(cfg: dict) -> str:
     """What the last run trained, for the card."""
-    return " (the fine branch alone; the rest kept as it was)" if cfg.get("fine_only") else ""
+    if cfg.get("fine_only"):
+        return " (the fine branch alone; the rest kept as it was)"
+    if cfg.get("coarse_only"):
+        return " (all but the fine branch, on the stride-4 logits; the branch kept as it was)"
+    return ""
 
 
 if __name__ == "__main__":
