@@ -15,15 +15,16 @@ def predict_logits(model: nn.Module, light: torch.Tensor, hint_ab: torch.Tensor 
                    hint_mask: torch.Tensor | None = None, flip_average: bool = False) -> torch.Tensor:
     """Bin logits (B, Q, h/4, w/4), or (B, Q, h/2, w/2) with a fine branch, for lightness (B, 1, h, w).
 
-    ``flip_average``: run the network on the mirror image too and return the mean of the two log-distributions
-    (the mirror's mirrored back; their normalised geometric mean, which the annealed mean, the variants and the
-    confidence map then read as the distribution): twice the network's time, for a colour that no longer depends
-    on which way the photo faces (README: Colourise photos)."""
+    ``flip_average``: run the network on the mirror image too and return the mean of the two logits (the mirror's
+    mirrored back): after a softmax, which a per-pixel constant does not change, that is the normalised geometric
+    mean of the two distributions, and the annealed mean, the variants and the confidence map all read it through
+    one. Twice the network's time, for a colour that no longer depends on which way the photo faces (README:
+    Colourise photos)."""
     logits = model(light.contiguous(memory_format=torch.channels_last), hint_ab, hint_mask)
     if not flip_average:
         return logits
     mirror = model(_mirror(light).contiguous(memory_format=torch.channels_last), _mirror(hint_ab), _mirror(hint_mask))
-    return (F.log_softmax(logits, 1) + F.log_softmax(mirror, 1).flip(-1)) / 2
+    return (logits + mirror.flip(-1)) / 2
 
 
 def _mirror(x: torch.Tensor | None) -> torch.Tensor | None:

@@ -64,7 +64,7 @@ class ServeConfig:
 
 def defaults_from_env() -> ServeConfig:
     """The defaults, overridden by COLOURISER_HOST, _PORT, _WORKERS, _QUEUE_SIZE, _MAX_UPLOAD_MB, _MAX_PIXELS,
-    _TIMEOUT, _RETRY_AFTER, _THREADS, _MODEL, _FLIP_AVERAGE (1/true/yes), _INSTANCE, _LOG_LEVEL (handy in
+    _TIMEOUT, _RETRY_AFTER, _THREADS, _MODEL, _FLIP_AVERAGE (1/true/yes/on), _INSTANCE, _LOG_LEVEL (handy in
     containers)."""
     base = ServeConfig()
     return ServeConfig(
