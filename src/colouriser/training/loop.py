@@ -192,10 +192,10 @@ class Trainer:
         elif cfg.fine_head and self.model_config["fine"] != cfg.fine_head:
             self.console.print(f"{cfg.init} has a fine branch of {self.model_config['fine']} channels already: "
                                f"using that one (--fine-head {cfg.fine_head} not used)")
-        for flag, asked in (("--fine-only", cfg.fine_only), ("--coarse-only", cfg.coarse_only)):
+        for flag, asked, source in (("--fine-only", cfg.fine_only, "--fine-head N, or an --init model with one"),
+                                    ("--coarse-only", cfg.coarse_only, "an --init model with a trained one")):
             if asked and not self.model_config.get("fine"):
-                raise ValueError(f"{flag} needs a network with a fine branch (--fine-head N, or an --init model "
-                                 "with one)")
+                raise ValueError(f"{flag} needs a network with a fine branch ({source})")
         self.photos = self._load_photos()
         self.prior = torch.tensor(prior) if prior else estimate_prior(self.photos, self.model.centres, self.rng)
         self._make_optimiser()
