@@ -42,21 +42,20 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     paths = [p for folder in args.data for p in find_images(Path(folder))][: args.limit]
-    colourisers = {name: Colouriser.from_pretrained(args.model, backend="torch", flip_average=flip)
-                   for name, flip in MODES.items()}
-    for colouriser in colourisers.values():  # warm-up: first-call allocations are not the mode's cost
-        colouriser.predict(np.full((64, 64, 3), 0.5, np.float32))
+    colouriser = Colouriser.from_pretrained(args.model, backend="torch")  # one model; the setting switched per mode
+    colouriser.predict(np.full((64, 64, 3), 0.5, np.float32))  # warm-up: first-call allocations are no mode's cost
     originals, preds, seconds = [], {name: [] for name in MODES}, {name: [] for name in MODES}
     for path in paths:
         originals.append(load_image(path).rgb)
-        for name, colouriser in colourisers.items():
+        for name, flip in MODES.items():
+            colouriser.settings.flip_average = flip
             start = time.perf_counter()
             preds[name].append(colouriser.predict(originals[-1]))
             seconds[name].append(time.perf_counter() - start)
-    base = colourisers["plain"].settings.saturation
+    base = colouriser.settings.saturation
 
     def colourings(name: str, saturation: float) -> list[np.ndarray]:
-        return [colourisers[name].render(pred, saturation=saturation) for pred in preds[name]]
+        return [colouriser.render(pred, saturation=saturation) for pred in preds[name]]
 
     outputs = {"plain": colourings("plain", base), "--flip-average": colourings("--flip-average", base)}
     # The average of two distributions is a little blander: compared again at the plain colouring's colourfulness
@@ -85,7 +84,7 @@ def main() -> None:
         pairs = list(zip(per_photo["plain"], per_photo[name], strict=True))
         won[name] = sum(b["same_class"] > a["same_class"] for a, b in pairs)
         lost[name] = sum(b["same_class"] < a["same_class"] for a, b in pairs)
-    lines = [f"{len(paths)} photos, model {colourisers['plain'].name}, {args.threads} threads", "",
+    lines = [f"{len(paths)} photos, model {colouriser.name}, {args.threads} threads", "",
              "| mode | PSNR dB | colourfulness (originals) | CIEDE2000 | same class (Lite2) | predict s/photo |",
              "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
