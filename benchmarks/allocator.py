@@ -1,0 +1,114 @@
+"""What keeping freed memory (``colouriser.allocator``) is worth to a training step, side by side in one run: the real
+``Trainer.train_step`` with the shipped model on a batch of 24 crops of 176 px, each setting in a fresh interpreter
+(the settings last for the process), timed after two warm-up steps.
+
+    python benchmarks/allocator.py                 # both cores, 5 timed steps per setting
+    python benchmarks/allocator.py --repeats 3
+
+Settings, by environment variable (a trainer keeps freed memory on its own; PyTorch's huge pages are measured,
+not adopted):
+- **system malloc**: ``COLOURISER_KEEP_FREED_MEMORY=0 THP_MEM_ALLOC_ENABLE=0``, each large block mmap'd and unmapped;
+- **huge pages only**: ``COLOURISER_KEEP_FREED_MEMORY=0 THP_MEM_ALLOC_ENABLE=1``;
+- **freed memory kept (the default)**: ``THP_MEM_ALLOC_ENABLE=0`` (glibc's mallopt);
+- **both**: ``THP_MEM_ALLOC_ENABLE=1``.
+
+Reports seconds per step (median), page faults per step (median) and peak resident memory. Prints a table and
+writes ``benchmarks/results/allocator.json`` and ``.md``. Stop any training run first: it shares the cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+SETTINGS = {
+    "system malloc": {"COLOURISER_KEEP_FREED_MEMORY": "0", "THP_MEM_ALLOC_ENABLE": "0"},
+    "huge pages only": {"COLOURISER_KEEP_FREED_MEMORY": "0", "THP_MEM_ALLOC_ENABLE": "1"},
+    "freed memory kept (the default)": {"THP_MEM_ALLOC_ENABLE": "0"},
+    "both": {"THP_MEM_ALLOC_ENABLE": "1"},
+}
+MODES = {"whole network": {}, "--coarse-only": {"coarse_only": True}}
+
+
+def measure(options: dict[str, bool], args: argparse.Namespace) -> dict[str, float]:
+    """In this interpreter (a child): time the steps, count page faults."""
+    import resource
+    import statistics
+    import tempfile
+    import time
+
+    import torch
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from train_step import make_photos
+
+    from colouriser.pipeline import resolve_model
+    from colouriser.training.loop import TrainConfig, Trainer
+
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "photos" / "generated"
+        data.mkdir(parents=True)
+        make_photos(data)
+        cfg = TrainConfig(data=[str(data.parent)], val=[], out=str(Path(tmp) / "run"), init=str(resolve_model(None)),
+                          batch=args.batch, crop=args.crop, store_side=args.crop + 24, crop_scale=0.55, cutmix=0.5,
+                          warmup_steps=1, lr=1e-5, threads=args.threads, seed=0, **options)
+        trainer = Trainer(cfg)
+        times, faults = [], []
+        for i in range(args.repeats + 2):  # two warm-up steps
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            start = time.perf_counter()
+            trainer.train_step()
+            if i >= 2:
+                times.append(time.perf_counter() - start)
+                faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    return {"seconds_per_step": statistics.median(times), "page_faults_per_step": statistics.median(faults),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch", type=int, default=24)
+    parser.add_argument("--crop", type=int, default=176)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default="allocator", help="results file stem under benchmarks/results")
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # a mode's name: measure it here and print JSON
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(MODES[args.child], args)))
+        return
+    base = {k: v for k, v in os.environ.items() if k not in ("COLOURISER_KEEP_FREED_MEMORY", "THP_MEM_ALLOC_ENABLE")}
+    rows = []
+    for mode in MODES:
+        for setting, env in SETTINGS.items():
+            command = [sys.executable, __file__, f"--child={mode}", "--batch", str(args.batch),
+                       "--crop", str(args.crop), "--repeats", str(args.repeats), "--threads", str(args.threads)]
+            out = subprocess.run(command, env={**base, **env}, cwd=ROOT, capture_output=True, text=True, check=True)
+            rows.append({"mode": mode, "setting": setting, **json.loads(out.stdout.splitlines()[-1])})
+            print(rows[-1], flush=True)
+    lines = [f"Training step with the shipped model by memory setting: batch {args.batch} of {args.crop} px crops, "
+             f"{args.threads} threads, median of {args.repeats} steps", "",
+             "| trains | setting | s per step | images/s | vs system malloc | page faults a step | peak RSS MB |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        system = next(s for s in rows if s["mode"] == r["mode"] and s["setting"] == "system malloc")
+        speedup = system["seconds_per_step"] / r["seconds_per_step"]
+        lines.append(f"| {r['mode']} | {r['setting']} | {r['seconds_per_step']:.2f} | "
+                     f"{args.batch / r['seconds_per_step']:.1f} | {speedup:.2f}x"
+                     f" | {r['page_faults_per_step']:,.0f} | {r['peak_rss_mb']:,.0f} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{args.out}.json").write_text(json.dumps({"settings": vars(args), "rows": rows}, indent=1))
+    (RESULTS / f"{args.out}.md").write_text(text)
+
+
+if __name__ == "__main__":
+    main()
