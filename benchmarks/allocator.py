@@ -25,51 +25,28 @@ import subprocess
 import sys
 from pathlib import Path
 
+from train_step import MODES as OPTIONS
+from train_step import make_photos, time_mode, write_results
+
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 SETTINGS = {
     "system malloc": {"COLOURISER_KEEP_FREED_MEMORY": "0", "THP_MEM_ALLOC_ENABLE": "0"},
     "huge pages only": {"COLOURISER_KEEP_FREED_MEMORY": "0", "THP_MEM_ALLOC_ENABLE": "1"},
     "freed memory kept (the default)": {"THP_MEM_ALLOC_ENABLE": "0"},
     "both": {"THP_MEM_ALLOC_ENABLE": "1"},
 }
-MODES = {"whole network": {}, "--coarse-only": {"coarse_only": True}}
+MODES = ("whole network", "--coarse-only")
 
 
-def measure(options: dict[str, bool], args: argparse.Namespace) -> dict[str, float]:
-    """In this interpreter (a child): time the steps, count page faults."""
-    import resource
-    import statistics
+def measure(mode: str, args: argparse.Namespace) -> dict[str, float]:
+    """In this interpreter (a child): ``train_step.py``'s timing of one mode, with its page faults and peak RSS."""
     import tempfile
-    import time
 
-    import torch
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from train_step import make_photos
-
-    from colouriser.pipeline import resolve_model
-    from colouriser.training.loop import TrainConfig, Trainer
-
-    torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "photos" / "generated"
         data.mkdir(parents=True)
         make_photos(data)
-        cfg = TrainConfig(data=[str(data.parent)], val=[], out=str(Path(tmp) / "run"), init=str(resolve_model(None)),
-                          batch=args.batch, crop=args.crop, store_side=args.crop + 24, crop_scale=0.55, cutmix=0.5,
-                          warmup_steps=1, lr=1e-5, threads=args.threads, seed=0, **options)
-        trainer = Trainer(cfg)
-        times, faults = [], []
-        for i in range(args.repeats + 2):  # two warm-up steps
-            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-            start = time.perf_counter()
-            trainer.train_step()
-            if i >= 2:
-                times.append(time.perf_counter() - start)
-                faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-    return {"seconds_per_step": statistics.median(times), "page_faults_per_step": statistics.median(faults),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        return time_mode(OPTIONS[mode], data.parent, Path(tmp) / "run", args)
 
 
 def main() -> None:
@@ -82,7 +59,7 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)  # a mode's name: measure it here and print JSON
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(MODES[args.child], args)))
+        print(json.dumps(measure(args.child, args)))
         return
     base = {k: v for k, v in os.environ.items() if k not in ("COLOURISER_KEEP_FREED_MEMORY", "THP_MEM_ALLOC_ENABLE")}
     rows = []
@@ -103,11 +80,7 @@ def main() -> None:
         lines.append(f"| {r['mode']} | {r['setting']} | {r['seconds_per_step']:.2f} | "
                      f"{args.batch / r['seconds_per_step']:.1f} | {speedup:.2f}x"
                      f" | {r['page_faults_per_step']:,.0f} | {r['peak_rss_mb']:,.0f} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{args.out}.json").write_text(json.dumps({"settings": vars(args), "rows": rows}, indent=1))
-    (RESULTS / f"{args.out}.md").write_text(text)
+    write_results(lines, rows, args)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import tempfile
 import time
@@ -52,14 +53,28 @@ def time_mode(options: dict[str, bool], data: Path, out: Path, args: argparse.Na
                       crop=args.crop, store_side=args.crop + 24, crop_scale=0.55, cutmix=0.5, warmup_steps=1,
                       lr=1e-5, threads=args.threads, seed=0, **options)
     trainer = Trainer(cfg)
-    times = []
+    times, faults = [], []
     for i in range(args.repeats + 2):  # two warm-up steps
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         start = time.perf_counter()
         trainer.train_step()
         if i >= 2:
             times.append(time.perf_counter() - start)
+            faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
     step = statistics.median(times)
-    return {"seconds_per_step": step, "images_per_second": args.batch / step}
+    return {"seconds_per_step": step, "images_per_second": args.batch / step,
+            "page_faults_per_step": statistics.median(faults),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # the process's, so far
+
+
+def write_results(lines: list[str], rows: list[dict], args: argparse.Namespace) -> None:
+    """Print the table and write it (``args.out``.md) and the rows with the settings (.json) under
+    benchmarks/results."""
+    text = "\n".join(lines) + "\n"
+    print(text)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{args.out}.json").write_text(json.dumps({"settings": vars(args), "rows": rows}, indent=1))
+    (RESULTS / f"{args.out}.md").write_text(text)
 
 
 def main() -> None:
@@ -85,11 +100,7 @@ def main() -> None:
     for r in rows:
         lines.append(f"| {r['mode']} | {r['seconds_per_step']:.2f} | {r['images_per_second']:.1f} | "
                      f"{whole / r['seconds_per_step']:.2f}x |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{args.out}.json").write_text(json.dumps({"settings": vars(args), "rows": rows}, indent=1))
-    (RESULTS / f"{args.out}.md").write_text(text)
+    write_results(lines, rows, args)
 
 
 if __name__ == "__main__":

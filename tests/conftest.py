@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+
+# The many trainers built in this process would otherwise keep freed memory for the rest of the session
+# (colouriser/allocator.py); tests/test_allocator.py checks the setting in processes of its own.
+os.environ.setdefault("COLOURISER_KEEP_FREED_MEMORY", "0")
 
 
 @pytest.fixture(autouse=True)

@@ -8,8 +8,9 @@ zero-fills them on first touch: about 310,000 page faults a whole-network step o
 of its time on this 2-core machine (``benchmarks/allocator.py``). With mmap off (``M_MMAP_MAX`` 0) large
 blocks come from the heap, and with a high trim threshold the freed heap is kept, so after a few steps each
 step reuses the pages of the last: a whole-network step 1.22x faster, a ``--coarse-only`` one 1.09x.
-(PyTorch's own huge pages, ``THP_MEM_ALLOC_ENABLE=1``, cut the faults 17-fold but not the time: measured, not
-adopted.)
+(PyTorch's own huge pages, ``THP_MEM_ALLOC_ENABLE=1``, cut a whole-network step's faults 17-fold but not its
+time: measured, not adopted.) It holds for allocations on the main thread, where a training step makes them; in
+other threads glibc's arenas still mmap blocks over 64 MB.
 
 Why not a library: jemalloc or tcmalloc do the same only when preloaded (``LD_PRELOAD``) before Python starts,
 an extra system package and a step a user would have to know about; PyTorch has no CPU caching allocator that
@@ -30,11 +31,13 @@ KEEP_BYTES = 1 << 30  # freed memory at the top of the heap kept for reuse, up t
 
 
 def keep_freed_memory() -> bool:
-    """Serve large allocations from the heap and keep up to ``KEEP_BYTES`` of freed memory for reuse, for the rest
-    of the process; True if the C library took the settings (glibc), False where it has no ``mallopt`` or
-    ``COLOURISER_KEEP_FREED_MEMORY`` is ``0``.
+    """Serve large allocations from the heap and keep freed memory for reuse (up to ``KEEP_BYTES`` at the top of the
+    heap; freed blocks below a live one are kept whatever their size), for the rest of the process; True if the C
+    library took the settings (glibc), False where it has no ``mallopt`` or ``COLOURISER_KEEP_FREED_MEMORY`` is
+    ``0``.
 
-    The cost is memory: a training step's peak resident memory is 0.3-0.5 GB higher (``benchmarks/allocator.py``)."""
+    The cost is memory: over the 7 steps of ``benchmarks/allocator.py`` in a fresh process the peak resident memory
+    was 0.3-0.5 GB higher (a whole run, with validation and checkpoints, was not measured apart)."""
     if os.environ.get(ENV, "1") == "0":
         return False
     try:
