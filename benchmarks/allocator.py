@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 from train_step import MODES as OPTIONS
-from train_step import make_photos, time_mode, write_results
+from train_step import generated_photos, step_parser, time_mode, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = {
@@ -40,22 +40,12 @@ MODES = ("whole network", "--coarse-only")
 
 def measure(mode: str, args: argparse.Namespace) -> dict[str, float]:
     """In this interpreter (a child): ``train_step.py``'s timing of one mode, with its page faults and peak RSS."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "photos" / "generated"
-        data.mkdir(parents=True)
-        make_photos(data)
-        return time_mode(OPTIONS[mode], data.parent, Path(tmp) / "run", args)
+    with generated_photos() as (data, runs):
+        return time_mode(OPTIONS[mode], data, runs / "run", args)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batch", type=int, default=24)
-    parser.add_argument("--crop", type=int, default=176)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", default="allocator", help="results file stem under benchmarks/results")
+    parser = step_parser(__doc__, "allocator")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # a mode's name: measure it here and print JSON
     args = parser.parse_args()
     if args.child:

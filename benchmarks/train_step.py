@@ -22,6 +22,8 @@ import resource
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -77,22 +79,34 @@ def write_results(lines: list[str], rows: list[dict], args: argparse.Namespace) 
     (RESULTS / f"{args.out}.md").write_text(text)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def step_parser(description: str | None, out: str) -> argparse.ArgumentParser:
+    """The options of a timed training step (batch, crop, repeats, threads) and the results file stem ``out``."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=24)
     parser.add_argument("--crop", type=int, default=176)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", default="train_step", help="results file stem under benchmarks/results")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    rows = []
+    parser.add_argument("--out", default=out, help="results file stem under benchmarks/results")
+    return parser
+
+
+@contextmanager
+def generated_photos() -> Iterator[tuple[Path, Path]]:
+    """A temporary folder of generated photos (one group) and a temporary folder for runs."""
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "photos" / "generated"
         data.mkdir(parents=True)
         make_photos(data)
+        yield data.parent, Path(tmp)
+
+
+def main() -> None:
+    args = step_parser(__doc__, "train_step").parse_args()
+    torch.set_num_threads(args.threads)
+    rows = []
+    with generated_photos() as (data, runs):
         for i, (name, options) in enumerate(MODES.items()):
-            rows.append({"mode": name, **time_mode(options, data.parent, Path(tmp) / f"run{i}", args)})
+            rows.append({"mode": name, **time_mode(options, data, runs / f"run{i}", args)})
     whole = rows[0]["seconds_per_step"]
     lines = [f"Training step with the shipped model: batch {args.batch} of {args.crop} px crops, {args.threads} "
              f"threads, median of {args.repeats} steps", "",

@@ -39,18 +39,21 @@ print(json.dumps(faults))
 pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
 
 
-def step_faults(keep: str) -> list[int]:
+def run(code: str, keep: str) -> str:
+    """The last line ``code`` prints in a fresh interpreter with ``COLOURISER_KEEP_FREED_MEMORY=keep``."""
     env = {**os.environ, "COLOURISER_KEEP_FREED_MEMORY": keep}
-    out = subprocess.run([sys.executable, "-c", PROBE], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.splitlines()[-1])
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+    return out.stdout.splitlines()[-1]
+
+
+def step_faults(keep: str) -> list[int]:
+    return json.loads(run(PROBE, keep))
 
 
 def test_the_setting_is_taken_and_the_environment_turns_it_off() -> None:
     code = "from colouriser.allocator import keep_freed_memory; print(keep_freed_memory())"
     for keep, took in (("1", "True"), ("0", "False")):
-        env = {**os.environ, "COLOURISER_KEEP_FREED_MEMORY": keep}
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-        assert out.stdout.strip() == took
+        assert run(code, keep).strip() == took
 
 
 def test_training_steps_reuse_the_last_steps_pages() -> None:
