@@ -56,6 +56,36 @@ def test_the_setting_is_taken_and_the_environment_turns_it_off() -> None:
         assert run(code, keep).strip() == took
 
 
+# A block above the 1 GB trim threshold session 13 set: freed at the top of the heap, glibc handed it back and the
+# next one faulted every page in again (about 290,000 faults), as a training run did after its first validation.
+BIG_BLOCK = """
+import ctypes, json, resource
+from colouriser.allocator import keep_freed_memory
+keep_freed_memory()
+libc = ctypes.CDLL(None)
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes, libc.memset.argtypes = [ctypes.c_void_p], [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+n = 1_200_000_000
+faults = []
+for _ in range(3):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    block = libc.malloc(n)
+    libc.memset(block, 1, n)
+    libc.free(block)
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(json.dumps(faults))
+"""
+
+
+def test_a_freed_block_of_any_size_is_kept() -> None:
+    """No trim threshold to outgrow: a training step that frees more than a gigabyte at the top of the heap (the
+    stride-2 logits and their gradients of a batch, laid out anew after a validation) gets it back next step."""
+    kept, returned = json.loads(run(BIG_BLOCK, "1")), json.loads(run(BIG_BLOCK, "0"))
+    pages = 1_200_000_000 // 4096
+    assert min(returned[1:]) > pages / 20, returned  # every page again (a twentieth of them on 2 MB huge pages)
+    assert max(kept[1:]) < 1_000, (kept, returned)
+
+
 def test_training_steps_reuse_the_last_steps_pages() -> None:
     """The trainer sets it up itself, so `colouriser train` and the benchmarks get it with no step of their own.
     The first steps map their pages either way (and malloc settles where each block goes); after them, a step

@@ -6,11 +6,21 @@ batch alone are 185 MB). glibc's malloc serves each allocation over its mmap thr
 fresh ``mmap`` and returns it with ``munmap`` when freed, so every step the kernel maps those pages again and
 zero-fills them on first touch: about 310,000 page faults a whole-network step of 24 crops of 176 px, a fifth
 of its time on this 2-core machine (``benchmarks/allocator.py``). With mmap off (``M_MMAP_MAX`` 0) large
-blocks come from the heap, and with a high trim threshold the freed heap is kept, so after a few steps each
-step reuses the pages of the last: a whole-network step 1.22x faster, a ``--coarse-only`` one 1.09x.
+blocks come from the heap, and with trimming off (``M_TRIM_THRESHOLD`` -1) the freed heap is kept, so after a few
+steps each step reuses the pages of the last: a whole-network step 1.22x faster, a ``--coarse-only`` one 1.09x.
 (PyTorch's own huge pages, ``THP_MEM_ALLOC_ENABLE=1``, cut a whole-network step's faults 17-fold but not its
 time: measured, not adopted.) It holds for allocations on the main thread, where a training step makes them; in
 other threads glibc's arenas still mmap blocks over 64 MB.
+
+Session 13 kept only up to 1 GB at the top of the heap. That held over the benchmark's few steps, but not in a
+long run: PyTorch asks for 64-byte-aligned blocks, which glibc 2.36 serves from a slightly larger free block, so a
+freed block does not fit its own successor and the heap grows until freed neighbours merge. After its first
+validation runs/s19 (session 14, ``--fine-only``) had a heap swinging between 1.1 and 2.2 GB, more than 1 GB
+trimmed and faulted in again each step (about 160,000 page faults a second), and went from 23-25 to 15-19
+images/s; with trimming off, resumed, 0 faults a second and 23.5-26.6 images/s at a steady 4.8 GB, and after
+its next validation still 0 faults and 24.2-24.7 images/s at 5.0 GB. The cost: the
+process stays at its high-water mark (its peak plus that fragmentation) until it ends, which for a training run
+that reaches its peak every step is little more than it holds anyway.
 
 Why not a library: jemalloc or tcmalloc do the same only when preloaded (``LD_PRELOAD``) before Python starts,
 an extra system package and a step a user would have to know about; PyTorch has no CPU caching allocator that
@@ -27,17 +37,16 @@ import os
 M_TRIM_THRESHOLD = -1  # glibc's malloc.h
 M_MMAP_MAX = -4
 ENV = "COLOURISER_KEEP_FREED_MEMORY"
-KEEP_BYTES = 1 << 30  # freed memory at the top of the heap kept for reuse, up to this much
+NEVER_TRIM = -1  # man mallopt: M_TRIM_THRESHOLD -1 disables trimming
 
 
 def keep_freed_memory() -> bool:
-    """Serve large allocations from the heap and keep freed memory for reuse (up to ``KEEP_BYTES`` at the top of the
-    heap; freed blocks below a live one are kept whatever their size), for the rest of the process; True if the C
-    library took the settings (glibc), False where it has no ``mallopt`` or ``COLOURISER_KEEP_FREED_MEMORY`` is
-    ``0``.
+    """Serve large allocations from the heap and keep all freed memory for reuse, for the rest of the process; True
+    if the C library took the settings (glibc), False where it has no ``mallopt`` or
+    ``COLOURISER_KEEP_FREED_MEMORY`` is ``0``.
 
     The cost is memory: over the 7 steps of ``benchmarks/allocator.py`` in a fresh process the peak resident memory
-    was 0.3-0.5 GB higher (a whole run, with validation and checkpoints, was not measured apart)."""
+    was 0.3-0.5 GB higher, and the process never shrinks back from its high-water mark (see the module's note)."""
     if os.environ.get(ENV, "1") == "0":
         return False
     try:
@@ -46,4 +55,4 @@ def keep_freed_memory() -> bool:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, KEEP_BYTES))
+    return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, NEVER_TRIM))
