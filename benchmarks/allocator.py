@@ -4,13 +4,20 @@
 
     python benchmarks/allocator.py                 # both cores, 5 timed steps per setting
     python benchmarks/allocator.py --repeats 3
+    python benchmarks/allocator.py --validate --modes fine-only whole   # writes allocator_validate.json/.md
 
 Settings, by environment variable (a trainer keeps freed memory on its own; PyTorch's huge pages are measured,
 not adopted):
 - **system malloc**: ``COLOURISER_KEEP_FREED_MEMORY=0 THP_MEM_ALLOC_ENABLE=0``, each large block mmap'd and unmapped;
 - **huge pages only**: ``COLOURISER_KEEP_FREED_MEMORY=0 THP_MEM_ALLOC_ENABLE=1``;
 - **freed memory kept (the default)**: ``THP_MEM_ALLOC_ENABLE=0`` (glibc's mallopt);
-- **both**: ``THP_MEM_ALLOC_ENABLE=1``.
+- **both**: ``THP_MEM_ALLOC_ENABLE=1``;
+- with ``--validate`` also **kept up to 1 GB (session 13)**: freed memory kept, but the free top of the heap handed
+  back whenever it reaches 1 GB (the trim threshold session 13 set, before trimming was turned off).
+
+``--validate`` times the steps after a validation of the model on the generated photos at 256 px, as a training
+run validates every ``--val-every`` steps: in a real run (runs/s19, session 14) the 1 GB threshold held until the
+first validation and then let about 160,000 page faults a second through.
 
 Reports seconds per step (median), page faults per step (median) and peak resident memory. Prints a table and
 writes ``benchmarks/results/allocator.json`` and ``.md``. Stop any training run first: it shares the cores.
@@ -19,6 +26,7 @@ writes ``benchmarks/results/allocator.json`` and ``.md``. Stop any training run 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -28,6 +36,11 @@ from pathlib import Path
 from train_step import MODES as OPTIONS
 from train_step import generated_photos, step_parser, time_mode, write_results
 
+from colouriser.allocator import keep_freed_memory
+from colouriser.training import loop
+from colouriser.training.loop import Trainer
+from colouriser.training.validate import ValSet, validate
+
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = {
     "system malloc": {"COLOURISER_KEEP_FREED_MEMORY": "0", "THP_MEM_ALLOC_ENABLE": "0"},
@@ -35,33 +48,49 @@ SETTINGS = {
     "freed memory kept (the default)": {"THP_MEM_ALLOC_ENABLE": "0"},
     "both": {"THP_MEM_ALLOC_ENABLE": "1"},
 }
-MODES = ("whole network", "--coarse-only")
+SESSION_13 = {"kept up to 1 GB (session 13)": {"THP_MEM_ALLOC_ENABLE": "0", "BENCHMARK_TRIM_THRESHOLD": str(1 << 30)}}
+NAMES = {mode.lstrip("-").split()[0]: mode for mode in OPTIONS}  # whole, coarse-only, fine-only
 
 
 def measure(mode: str, args: argparse.Namespace) -> dict[str, float]:
     """In this interpreter (a child): ``train_step.py``'s timing of one mode, with its page faults and peak RSS."""
+    if "BENCHMARK_TRIM_THRESHOLD" in os.environ:  # the trainer sets session 13's trim threshold instead of none
+        threshold = int(os.environ["BENCHMARK_TRIM_THRESHOLD"])
+        loop.keep_freed_memory = functools.partial(keep_freed_memory, trim_threshold=threshold)
     with generated_photos() as (data, runs):
-        return time_mode(OPTIONS[mode], data, runs / "run", args)
+        after_warm_up = None
+        if args.validate:
+            def after_warm_up(trainer: Trainer) -> None:  # loaded here, after the setting, as a training run does
+                validate(trainer.ema.module, ValSet.load([data]), matched=True)
+        return time_mode(OPTIONS[mode], data, runs / "run", args, after_warm_up)
 
 
 def main() -> None:
-    parser = step_parser(__doc__, "allocator")
+    parser = step_parser(__doc__, None)
+    parser.add_argument("--validate", action="store_true", help="time the steps after a validation")
+    parser.add_argument("--modes", nargs="+", choices=list(NAMES), default=["whole", "coarse-only"],
+                        help="what trains (default: whole coarse-only)")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # a mode's name: measure it here and print JSON
     args = parser.parse_args()
+    args.out = args.out or ("allocator_validate" if args.validate else "allocator")
     if args.child:
         print(json.dumps(measure(args.child, args)))
         return
-    base = {k: v for k, v in os.environ.items() if k not in ("COLOURISER_KEEP_FREED_MEMORY", "THP_MEM_ALLOC_ENABLE")}
+    base = {k: v for k, v in os.environ.items() if k not in ("COLOURISER_KEEP_FREED_MEMORY", "THP_MEM_ALLOC_ENABLE",
+                                                        "BENCHMARK_TRIM_THRESHOLD")}
     rows = []
-    for mode in MODES:
-        for setting, env in SETTINGS.items():
+    settings = {**SETTINGS, **SESSION_13} if args.validate else SETTINGS
+    for mode in (NAMES[name] for name in args.modes):
+        for setting, env in settings.items():
             command = [sys.executable, __file__, f"--child={mode}", "--batch", str(args.batch),
                        "--crop", str(args.crop), "--repeats", str(args.repeats), "--threads", str(args.threads)]
+            command += ["--validate"] if args.validate else []
             out = subprocess.run(command, env={**base, **env}, cwd=ROOT, capture_output=True, text=True, check=True)
             rows.append({"mode": mode, "setting": setting, **json.loads(out.stdout.splitlines()[-1])})
             print(rows[-1], flush=True)
+    when = " after a validation" if args.validate else ""
     lines = [f"Training step with the shipped model by memory setting: batch {args.batch} of {args.crop} px crops, "
-             f"{args.threads} threads, median of {args.repeats} steps", "",
+             f"{args.threads} threads, median of {args.repeats} steps{when}", "",
              "| trains | setting | s per step | images/s | vs system malloc | page faults a step | peak RSS MB |",
              "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:

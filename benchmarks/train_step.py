@@ -22,7 +22,7 @@ import resource
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -50,7 +50,10 @@ def make_photos(folder: Path, count: int = 12, side: int = 400) -> None:
         Image.fromarray((rgb * 255).astype(np.uint8)).save(folder / f"{i}.png")
 
 
-def time_mode(options: dict[str, bool], data: Path, out: Path, args: argparse.Namespace) -> dict[str, float]:
+def time_mode(options: dict[str, bool], data: Path, out: Path, args: argparse.Namespace,
+              after_warm_up: Callable[[Trainer], None] | None = None) -> dict[str, float]:
+    """Seconds, page faults and peak memory of ``args.repeats`` steps after two warm-up steps (and after
+    ``after_warm_up(trainer)``, when given)."""
     cfg = TrainConfig(data=[str(data)], val=[], out=str(out), init=str(resolve_model(None)), batch=args.batch,
                       crop=args.crop, store_side=args.crop + 24, crop_scale=0.55, cutmix=0.5, warmup_steps=1,
                       lr=1e-5, threads=args.threads, seed=0, **options)
@@ -60,6 +63,8 @@ def time_mode(options: dict[str, bool], data: Path, out: Path, args: argparse.Na
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         start = time.perf_counter()
         trainer.train_step()
+        if i == 1 and after_warm_up is not None:
+            after_warm_up(trainer)
         if i >= 2:
             times.append(time.perf_counter() - start)
             faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
@@ -79,7 +84,7 @@ def write_results(lines: list[str], rows: list[dict], args: argparse.Namespace) 
     (RESULTS / f"{args.out}.md").write_text(text)
 
 
-def step_parser(description: str | None, out: str) -> argparse.ArgumentParser:
+def step_parser(description: str | None, out: str | None) -> argparse.ArgumentParser:
     """The options of a timed training step (batch, crop, repeats, threads) and the results file stem ``out``."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=24)

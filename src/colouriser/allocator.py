@@ -12,15 +12,16 @@ steps each step reuses the pages of the last: a whole-network step 1.22x faster,
 time: measured, not adopted.) It holds for allocations on the main thread, where a training step makes them; in
 other threads glibc's arenas still mmap blocks over 64 MB.
 
-Session 13 kept only up to 1 GB at the top of the heap. That held over the benchmark's few steps, but not in a
-long run: PyTorch asks for 64-byte-aligned blocks, which glibc 2.36 serves from a slightly larger free block, so a
-freed block does not fit its own successor and the heap grows until freed neighbours merge. After its first
-validation runs/s19 (session 14, ``--fine-only``) had a heap swinging between 1.1 and 2.2 GB, more than 1 GB
-trimmed and faulted in again each step (about 160,000 page faults a second), and went from 23-25 to 15-19
-images/s; with trimming off, resumed, 0 faults a second and 23.5-26.6 images/s at a steady 4.8 GB, and after
-its next validation still 0 faults and 24.2-24.7 images/s at 5.0 GB. The cost: the
-process stays at its high-water mark (its peak plus that fragmentation) until it ends, which for a training run
-that reaches its peak every step is little more than it holds anyway.
+Session 13 handed the free top of the heap back whenever it reached 1 GB (the trim threshold it set). That held
+over the benchmark's few steps (the speed-ups above were measured with it), but not in a long run: PyTorch asks for
+64-byte-aligned blocks, which glibc 2.36 (this machine's) serves from a free block slightly larger than the block
+asked for, so a freed block does not fit its own successor and the heap grows until freed neighbours merge. After
+its first validation runs/s19 (session 14, ``--fine-only``) had a heap swinging between 1.1 and 2.2 GB, more than 1
+GB handed back and faulted in again each step (about 160,000 page faults a second), and went from 23-25 to 15-19
+images/s; with trimming off, resumed, 0 faults a second and 23.5-26.6 images/s at a steady 4.8 GB when nothing else
+ran, and after its next validation still 0 faults and 24.2-24.7 images/s at 5.0 GB. The cost: the process stays at
+its high-water mark (its peak plus that fragmentation) until it ends, which for a training run that reaches its
+peak every step is little more than it holds anyway.
 
 Why not a library: jemalloc or tcmalloc do the same only when preloaded (``LD_PRELOAD``) before Python starts,
 an extra system package and a step a user would have to know about; PyTorch has no CPU caching allocator that
@@ -40,10 +41,11 @@ ENV = "COLOURISER_KEEP_FREED_MEMORY"
 NEVER_TRIM = -1  # man mallopt: M_TRIM_THRESHOLD -1 disables trimming
 
 
-def keep_freed_memory() -> bool:
+def keep_freed_memory(trim_threshold: int = NEVER_TRIM) -> bool:
     """Serve large allocations from the heap and keep all freed memory for reuse, for the rest of the process; True
     if the C library took the settings (glibc), False where it has no ``mallopt`` or
-    ``COLOURISER_KEEP_FREED_MEMORY`` is ``0``.
+    ``COLOURISER_KEEP_FREED_MEMORY`` is ``0``. ``trim_threshold``: hand the free top of the heap back once it
+    reaches this many bytes instead (session 13 set 1 GB; ``benchmarks/allocator.py`` measures it).
 
     The cost is memory: over the 7 steps of ``benchmarks/allocator.py`` in a fresh process the peak resident memory
     was 0.3-0.5 GB higher, and the process never shrinks back from its high-water mark (see the module's note)."""
@@ -55,4 +57,4 @@ def keep_freed_memory() -> bool:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, NEVER_TRIM))
+    return bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, trim_threshold))
