@@ -17,7 +17,9 @@ not adopted):
 
 ``--validate`` times the steps after a validation of the model on the generated photos at 256 px, as a training
 run validates every ``--val-every`` steps: in a real run (runs/s19, session 14) the 1 GB threshold held until the
-first validation and then let about 160,000 page faults a second through.
+first validation and then let about 160,000 page faults a second through. This benchmark's small validation does not
+reproduce that (session 14: session 13's threshold as fast as none, 0.94 s a ``--fine-only`` step after it): the heap
+of a real run, with 13,955 photos and 178 validation photos in memory, is laid out otherwise.
 
 Reports seconds per step (median), page faults per step (median) and peak resident memory. Prints a table and
 writes ``benchmarks/results/allocator.json`` and ``.md``. Stop any training run first: it shares the cores.
