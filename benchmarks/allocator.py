@@ -15,20 +15,21 @@ not adopted):
 - with ``--validate`` also **kept up to 1 GB (session 13)**: freed memory kept, but the free top of the heap handed
   back whenever it reaches 1 GB (the trim threshold session 13 set, before trimming was turned off).
 
-``--validate`` times the steps after a validation of the model on the generated photos at 256 px, as a training
-run validates every ``--val-every`` steps: in a real run (runs/s19, session 14) the 1 GB threshold held until the
-first validation and then let about 160,000 page faults a second through. This benchmark's small validation does not
-reproduce that (session 14: session 13's threshold as fast as none, 0.94 s a ``--fine-only`` step after it): the heap
-of a real run, with 13,955 photos and 178 validation photos in memory, is laid out otherwise.
+``--validate`` times the steps after a validation on the generated photos at 256 px, as a training run makes one
+every ``--val-every`` steps (the trainer's own: score, export the best weights, then a checkpoint): in a real run
+(runs/s19, session 14) the 1 GB threshold held until the first validation and then let about 160,000 page faults a
+second through. This benchmark's small validation does not reproduce that (session 14: no faults with session 13's
+threshold either, 0.99 against 0.95 s a ``--fine-only`` step after it): the heap of a real run, with 13,955 photos
+and 178 validation photos in memory, is laid out otherwise.
 
-Reports seconds per step (median), page faults per step (median) and peak resident memory. Prints a table and
-writes ``benchmarks/results/allocator.json`` and ``.md``. Stop any training run first: it shares the cores.
+Reports seconds per step (median), page faults per step (median), peak resident memory and the setting the trainer
+made. Prints a table and writes ``benchmarks/results/<--out>.json`` and ``.md`` (``allocator``, or
+``allocator_validate`` with ``--validate``). Stop any training run first: it shares the cores.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import subprocess
@@ -38,10 +39,10 @@ from pathlib import Path
 from train_step import MODES as OPTIONS
 from train_step import generated_photos, step_parser, time_mode, write_results
 
-from colouriser.allocator import keep_freed_memory
+from colouriser.allocator import NEVER_TRIM, keep_freed_memory
 from colouriser.training import loop
 from colouriser.training.loop import Trainer
-from colouriser.training.validate import ValSet, validate
+from colouriser.training.validate import ValSet
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = {
@@ -54,17 +55,25 @@ SESSION_13 = {"kept up to 1 GB (session 13)": {"THP_MEM_ALLOC_ENABLE": "0", "BEN
 NAMES = {mode.lstrip("-").split()[0]: mode for mode in OPTIONS}  # whole, coarse-only, fine-only
 
 
-def measure(mode: str, args: argparse.Namespace) -> dict[str, float]:
-    """In this interpreter (a child): ``train_step.py``'s timing of one mode, with its page faults and peak RSS."""
-    if "BENCHMARK_TRIM_THRESHOLD" in os.environ:  # the trainer sets session 13's trim threshold instead of none
-        threshold = int(os.environ["BENCHMARK_TRIM_THRESHOLD"])
-        loop.keep_freed_memory = functools.partial(keep_freed_memory, trim_threshold=threshold)
+def measure(mode: str, args: argparse.Namespace) -> dict[str, object]:
+    """In this interpreter (a child): ``train_step.py``'s timing of one mode, with its page faults and peak RSS, and
+    the memory setting the trainer made (``trainer_setting``: whether glibc took it, and the trim threshold)."""
+    threshold = int(os.environ.get("BENCHMARK_TRIM_THRESHOLD", NEVER_TRIM))  # session 13's, or none (the default)
+    made: dict[str, object] = {}
+
+    def setting() -> bool:  # what Trainer.__init__ calls; recorded, so a row shows what it measured
+        made.update(kept=keep_freed_memory(trim_threshold=threshold), trim_threshold=threshold)
+        return bool(made["kept"])
+
+    loop.keep_freed_memory = setting
     with generated_photos() as (data, runs):
-        after_warm_up = None
-        if args.validate:
-            def after_warm_up(trainer: Trainer) -> None:  # loaded here, after the setting, as a training run does
-                validate(trainer.ema.module, ValSet.load([data]), matched=True)
-        return time_mode(OPTIONS[mode], data, runs / "run", args, after_warm_up)
+
+        def validate_once(trainer: Trainer) -> None:  # as a run validates: score, export the best, checkpoint
+            trainer._validate(ValSet.load([data]), None)
+            trainer.save_checkpoint()
+
+        row = time_mode(OPTIONS[mode], data, runs / "run", args, validate_once if args.validate else None)
+    return {**row, "trainer_setting": made or None}
 
 
 def main() -> None:

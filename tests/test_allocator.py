@@ -33,7 +33,16 @@ with tempfile.TemporaryDirectory() as name:
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         trainer.train_step()
         faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-print(json.dumps(faults))
+# what the trainer set: a freed 1.2 GB block at the top of the heap stays there (where the heap ends, sbrk(0))
+import ctypes
+libc = ctypes.CDLL(None)
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+libc.sbrk.restype, libc.sbrk.argtypes = ctypes.c_void_p, [ctypes.c_long]
+block = libc.malloc(1_200_000_000)
+end = libc.sbrk(0)
+libc.free(block)
+print(json.dumps({"faults": faults, "handed_back": end - libc.sbrk(0) if block else None}))
 """
 
 pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
@@ -47,7 +56,8 @@ def run(code: str, keep: str, *argv: str) -> str:
     return out.stdout.splitlines()[-1]
 
 
-def step_faults(keep: str) -> list[int]:
+def training_probe(keep: str) -> dict:
+    """Page faults of each training step, and how much of a freed 1.2 GB block the process then handed back."""
     return json.loads(run(PROBE, keep))
 
 
@@ -89,6 +99,17 @@ def test_training_steps_reuse_the_last_steps_pages() -> None:
     """The trainer sets it up itself, so `colouriser train` and the benchmarks get it with no step of their own.
     The first steps map their pages either way (and malloc settles where each block goes); after them, a step
     maps hardly any page when freed memory is kept, and tens of thousands when it is handed back."""
-    kept, returned = step_faults("1"), step_faults("0")
+    kept_probe = training_probe("1")
+    kept, returned = kept_probe["faults"], training_probe("0")["faults"]
     assert statistics.median(returned[3:]) > 1_000, returned  # tens of thousands; a few thousand on huge pages
     assert statistics.median(kept[3:]) < statistics.median(returned[3:]) / 100, (kept, returned)
+    assert kept_probe["handed_back"] == 0  # the trainer turned trimming off, not just on to a threshold
+
+
+def test_a_threshold_mallopt_cannot_take_is_refused() -> None:
+    """mallopt takes a C int: 3 GiB would wrap around silently (to never trimming), so it is refused first."""
+    from colouriser.allocator import keep_freed_memory
+
+    for threshold in (3 << 30, -2):
+        with pytest.raises(ValueError, match="trim_threshold"):
+            keep_freed_memory(trim_threshold=threshold)

@@ -17,11 +17,12 @@ over the benchmark's few steps (the speed-ups above were measured with it), but 
 64-byte-aligned blocks, which glibc 2.36 (this machine's) serves from a free block slightly larger than the block
 asked for, so a freed block does not fit its own successor and the heap grows until freed neighbours merge. After
 its first validation runs/s19 (session 14, ``--fine-only``) had a heap swinging between 1.1 and 2.2 GB, more than 1
-GB handed back and faulted in again each step (about 160,000 page faults a second), and went from 23-25 to 15-19
-images/s; with trimming off, resumed, 0 faults a second and 23.5-26.6 images/s at a steady 4.8 GB when nothing else
-ran, and after its next validation still 0 faults and 24.2-24.7 images/s at 5.0 GB. The cost: the process stays at
-its high-water mark (its peak plus that fragmentation) until it ends, which for a training run that reaches its
-peak every step is little more than it holds anyway.
+GB handed back and faulted in again each step (about 160,000 page faults a second), and went from 20.8-25.2
+images/s (steps 50-800) to 14.8-19.9 (steps 900-1,600); with trimming off, resumed, 0 faults a second at a steady
+4.8 GB before and 5.0 GB after its next validation, and 23.5-26.6 images/s (steps 3,300-4,000, nothing else
+running). Faults and memory were sampled from /proc every 10 s (``ps -o min_flt,rss``, the heap's extent in
+/proc/PID/maps). The cost: the process stays at its high-water mark (its peak plus that fragmentation) until it
+ends, which for a training run that reaches its peak every step is little more than it holds anyway.
 
 Why not a library: jemalloc or tcmalloc do the same only when preloaded (``LD_PRELOAD``) before Python starts,
 an extra system package and a step a user would have to know about; PyTorch has no CPU caching allocator that
@@ -45,10 +46,14 @@ def keep_freed_memory(trim_threshold: int = NEVER_TRIM) -> bool:
     """Serve large allocations from the heap and keep all freed memory for reuse, for the rest of the process; True
     if the C library took the settings (glibc), False where it has no ``mallopt`` or
     ``COLOURISER_KEEP_FREED_MEMORY`` is ``0``. ``trim_threshold``: hand the free top of the heap back once it
-    reaches this many bytes instead (session 13 set 1 GB; ``benchmarks/allocator.py`` measures it).
+    reaches this many bytes instead (under 2 GiB, a C int; session 13 set 1 GB; ``benchmarks/allocator.py``
+    measures it).
 
     The cost is memory: over the 7 steps of ``benchmarks/allocator.py`` in a fresh process the peak resident memory
     was 0.3-0.5 GB higher, and the process never shrinks back from its high-water mark (see the module's note)."""
+    if trim_threshold != NEVER_TRIM and not 0 <= trim_threshold < 1 << 31:  # mallopt takes a C int
+        raise ValueError(f"trim_threshold must be {NEVER_TRIM} (never trim) or 0 to 2**31 - 1 bytes, "
+                         f"not {trim_threshold}")
     if os.environ.get(ENV, "1") == "0":
         return False
     try:
