@@ -17,7 +17,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # Real training steps of the shipped model (stride-2 logits of 8 x 249 x 88 x 88: 62 MB, above glibc's largest mmap
 # threshold, 32 MB), on generated photos.
-PROBE = """
+# How much of a freed 1.2 GB block at the top of the heap the process hands back (where the heap ends, sbrk(0), before
+# and after the free). Nothing is written to the block, so it takes no memory. Shared by both probes below.
+HANDED_BACK = """
+def handed_back(size=1_200_000_000):
+    import ctypes
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    libc.sbrk.restype, libc.sbrk.argtypes = ctypes.c_void_p, [ctypes.c_long]
+    block = libc.malloc(size)
+    assert block, "malloc refused 1.2 GB"
+    end = libc.sbrk(0)
+    libc.free(block)
+    return end - libc.sbrk(0)
+"""
+
+PROBE = HANDED_BACK + """
 import json, resource, tempfile
 from pathlib import Path
 from colouriser.pipeline import resolve_model
@@ -33,16 +49,7 @@ with tempfile.TemporaryDirectory() as name:
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         trainer.train_step()
         faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-# what the trainer set: a freed 1.2 GB block at the top of the heap stays there (where the heap ends, sbrk(0))
-import ctypes
-libc = ctypes.CDLL(None)
-libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
-libc.free.argtypes = [ctypes.c_void_p]
-libc.sbrk.restype, libc.sbrk.argtypes = ctypes.c_void_p, [ctypes.c_long]
-block = libc.malloc(1_200_000_000)
-end = libc.sbrk(0)
-libc.free(block)
-print(json.dumps({"faults": faults, "handed_back": end - libc.sbrk(0) if block else None}))
+print(json.dumps({"faults": faults, "handed_back": handed_back()}))  # what the trainer set
 """
 
 pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
@@ -67,22 +74,13 @@ def test_the_setting_is_taken_and_the_environment_turns_it_off() -> None:
         assert run(code, keep).strip() == took
 
 
-# A 1.2 GB block freed at the top of the heap: where the heap ends (sbrk(0)) after it is freed, against before, with
-# the trainer's setting and with the 1 GB trim threshold session 13 set. Nothing is written to the block, so it takes
-# no memory; on the 1 GB threshold glibc handed such a block back and a training run faulted it in again each step.
-BIG_BLOCK = """
-import ctypes, json, sys
+# The bare setting, and with the 1 GB trim threshold session 13 set as the control: on it glibc handed such a block
+# back and a training run faulted it in again each step.
+BIG_BLOCK = HANDED_BACK + """
+import json, sys
 from colouriser.allocator import keep_freed_memory
 assert keep_freed_memory(**json.loads(sys.argv[1]))
-libc = ctypes.CDLL(None)
-libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
-libc.free.argtypes = [ctypes.c_void_p]
-libc.sbrk.restype, libc.sbrk.argtypes = ctypes.c_void_p, [ctypes.c_long]
-block = libc.malloc(1_200_000_000)
-assert block, "malloc refused 1.2 GB"
-end = libc.sbrk(0)
-libc.free(block)
-print(end - libc.sbrk(0))
+print(handed_back())
 """
 
 
