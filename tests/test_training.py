@@ -115,9 +115,12 @@ def test_resume_continues_where_it_stopped(photo_dirs: tuple[Path, Path], tmp_pa
     out = tmp_path / "run"
     first = Trainer(_config(photo_dirs, out, max_steps=6))
     first.run()
+    assert first.best["step"] == 6  # stopped before its first validation (every 10 steps): validated at the stop
     saved = {k: v.clone() for k, v in first.model.state_dict().items()}
     resumed = Trainer(_config(photo_dirs, out, max_steps=9, lr=123.0))  # the run's own settings win
     assert resumed.step == 6 and resumed.seen == 48 and resumed.cfg.lr == 2e-3
+    # the stop's validation is remembered, so a worse one later cannot overwrite the best model file
+    assert resumed.best == first.best and resumed.best_score == first.best_score
     for k, v in resumed.model.state_dict().items():
         assert torch.equal(v, saved[k]), k
     resumed.run()

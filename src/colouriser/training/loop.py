@@ -454,8 +454,9 @@ class Trainer:
                 signal.signal(s, handler)
             self.save_checkpoint()
             log.close()
-        if valset is not None and not self.best:
-            self._validate(valset, None)
+        if valset is not None and not self.best:  # stopped before its first validation: validate now, and keep
+            self._validate(valset, None)         # the result in the checkpoint, or a resumed run would let a worse
+            self.save_checkpoint()               # validation overwrite this best model file
         if valset is None:
             self.export(self.out / WEIGHTS_FILE)
         return {"step": self.step, "seen": self.seen, "losses": losses, "best": self.best}
