@@ -70,7 +70,6 @@ def measure(mode: str, args: argparse.Namespace) -> dict[str, object]:
 
         def validate_once(trainer: Trainer) -> None:  # as a run validates: score, export the best, checkpoint
             trainer._validate(ValSet.load([data]), None)
-            trainer.save_checkpoint()
 
         row = time_mode(OPTIONS[mode], data, runs / "run", args, validate_once if args.validate else None)
     return {**row, "trainer_setting": made or None}

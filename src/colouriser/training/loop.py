@@ -454,9 +454,8 @@ class Trainer:
                 signal.signal(s, handler)
             self.save_checkpoint()
             log.close()
-        if valset is not None and not self.best:  # stopped before its first validation: validate now, and keep
-            self._validate(valset, None)         # the result in the checkpoint, or a resumed run would let a worse
-            self.save_checkpoint()               # validation overwrite this best model file
+        if valset is not None and not self.best:  # stopped before its first validation
+            self._validate(valset, None)
         if valset is None:
             self.export(self.out / WEIGHTS_FILE)
         return {"step": self.step, "seen": self.seen, "losses": losses, "best": self.best}
@@ -474,7 +473,9 @@ class Trainer:
 
     def _validate(self, valset: ValSet, writer: Any) -> None:
         """Score the EMA weights on ``valset`` at matched colourfulness (``checkpoint_score``) and export them
-        when they beat the best so far, with the best temperature and its matching saturation as defaults."""
+        when they beat the best so far, with the best temperature and its matching saturation as defaults, then
+        write a checkpoint: it holds the score the best model file has, so a resumed run (after a stop, or a crash
+        before the next timed checkpoint) cannot let a worse validation overwrite that file."""
         results = validate(self.ema.module, valset, matched=True)
         t, m = best_temperature(results)
         self.console.print(f"validation at step {self.step:,}: best temperature {t}: at saturation "
@@ -496,3 +497,4 @@ class Trainer:
             self.best = {"step": self.step, "seen": self.seen, "temperature": t, **m}
             self.export(self.out / WEIGHTS_FILE, {"temperature": t, "saturation": m["saturation_matched"], **m})
             self.console.print(f"new best model written to {self.out / WEIGHTS_FILE}")
+            self.save_checkpoint()
