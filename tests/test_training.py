@@ -220,6 +220,32 @@ def test_coarse_only_trains_all_but_the_fine_branch_which_the_exported_model_kee
     assert not (tmp_path / "c").exists()
 
 
+def test_freeze_bn_keeps_the_batch_norm_statistics_while_the_rest_learns(photo_dirs: tuple[Path, Path],
+                                                                          tmp_path: Path) -> None:
+    Trainer(_config(photo_dirs, tmp_path / "a", max_steps=2, val=[])).run()
+    model_file = tmp_path / "a" / WEIGHTS_FILE
+    before = load_model(model_file)[0].state_dict()
+    stats = [k for k in before if k.endswith(("running_mean", "running_var"))]
+    # the early encoder is frozen for the first 2 steps and trains after: batch norm stays held there too
+    held = Trainer(_config(photo_dirs, tmp_path / "b", max_steps=4, val=[], init=str(model_file), freeze_bn=True,
+                           freeze_encoder_steps=2))
+    held.run()
+    free = Trainer(_config(photo_dirs, tmp_path / "c", max_steps=4, val=[], init=str(model_file),
+                           freeze_encoder_steps=2))
+    free.run()
+    assert not any(m.training for m in held.model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm))
+    for k in stats:
+        assert torch.equal(held.model.state_dict()[k], before[k]), k
+    assert sum(not torch.equal(free.model.state_dict()[k], before[k]) for k in stats) > len(stats) * 0.9
+    exported, _ = load_model(tmp_path / "b" / WEIGHTS_FILE)  # the EMA, buffers included, keeps them as well
+    for k in stats:
+        assert torch.allclose(exported.state_dict()[k], before[k], rtol=1e-3, atol=1e-6), k
+    for trainer in (held, free):  # the weights, batch norm's scale and shift among them, learned either way
+        assert not torch.allclose(trainer.model.head.weight, before["head.weight"], atol=1e-4)
+        assert not torch.allclose(trainer.model.encoder._bn0.weight, before["encoder._bn0.weight"], atol=1e-5)
+    assert Trainer(_config(photo_dirs, tmp_path / "b", max_steps=5)).cfg.freeze_bn  # a resumed run keeps it
+
+
 def test_a_runs_last_weights_export_from_its_folder_or_a_copied_checkpoint(photo_dirs: tuple[Path, Path],
                                                                          tmp_path: Path) -> None:
     """Shipping and the benchmarks score a run's last (EMA) weights, from the run folder or from a copy of its
@@ -373,3 +399,12 @@ def test_tuning_at_a_working_size_scores_there_and_makes_it_the_models_default(t
     as_is = tune_matched(path, valset, (0.45, 1.0), log=lambda _: None, default_size=320)
     assert as_is["checkpoint_score"] == pytest.approx(as_loaded[as_is["temperature"]]["checkpoint_score"], abs=1e-9)
     assert read_metadata(path)["extra"]["defaults"]["size"] == 320
+
+
+def test_checkpoints_are_scored_at_the_temperature_the_shipped_model_colours_at() -> None:
+    from colouriser.pipeline import resolve_model
+    from colouriser.training.tune import TEMPERATURES as TUNED
+    from colouriser.training.validate import TEMPERATURES
+
+    shipped = read_metadata(resolve_model("default"))["extra"]["defaults"]["temperature"]
+    assert shipped in TEMPERATURES and TEMPERATURES == TUNED  # a run picks its best where shipping tunes

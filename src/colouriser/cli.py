@@ -101,7 +101,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             schedule_images=args.schedule_images, max_steps=args.max_steps, max_minutes=args.max_minutes,
             val_every=args.val_every, checkpoint_minutes=args.checkpoint_minutes,
             folder_weights=_folder_weights(args.folder_weight), seed=args.seed, threads=args.threads, gan=args.gan,
-            fine_head=args.fine_head, fine_only=args.fine_only, coarse_only=args.coarse_only,
+            fine_head=args.fine_head, fine_only=args.fine_only, coarse_only=args.coarse_only, freeze_bn=args.freeze_bn,
         )
         trainer = Trainer(cfg)  # a new run checks its network against the settings, too, before loading photos
     except ValueError as exc:
@@ -431,6 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--coarse-only", action="store_true",
                    help="train all but the fine branch, at stride 4, the branch kept as it is and not run (a step "
                         "about 1.5x faster than the whole network's; validation still colours with the branch)")
+    t.add_argument("--freeze-bn", action="store_true",
+                   help="batch norm normalises by its running statistics, as at inference, and keeps them as they "
+                        "are (for training on from a trained model; its scale and shift still learn)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int)
     t.set_defaults(func=cmd_train)

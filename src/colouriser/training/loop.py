@@ -76,6 +76,7 @@ class TrainConfig:
     fine_head: int = 0  # add a stride-2 branch of this many channels to a network that has none (models.unet)
     fine_only: bool = False  # train only the fine branch; the rest of the network stays exactly as it is
     coarse_only: bool = False  # train all but the fine branch, at stride 4; the branch stays exactly as it is
+    freeze_bn: bool = False  # batch norm normalises by its running statistics, which stay as they are
     gan: bool = False  # NoGAN refinement: pretrain a critic, then train adversarially with the loss kept
     gan_critic_steps: int = 300  # critic-only steps before the adversarial phase
     gan_weight: float = 0.02  # weight of the adversarial term in the generator's loss
@@ -230,6 +231,16 @@ class Trainer:
                 p.requires_grad_(name.startswith(FINE_BRANCH) == self.cfg.fine_only)
             for name, module in self.model.named_children():
                 module.train((f"{name}." in FINE_BRANCH) == self.cfg.fine_only)
+        self._hold_batchnorm()
+
+    def _hold_batchnorm(self) -> None:
+        """With ``freeze_bn``, every batch-norm layer runs as at inference: it normalises by its running statistics
+        (not the batch's) and leaves them as they are, so training and validation see the same network; its scale
+        and shift still learn."""
+        if self.cfg.freeze_bn:
+            for module in self.model.modules():
+                if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                    module.eval()
 
     def _load_photos(self) -> PhotoSet:
         t = time.time()
@@ -470,6 +481,7 @@ class Trainer:
         for module in early:
             module.requires_grad_(not frozen)
             module.train(not frozen)  # and their batch-norm statistics stay put
+        self._hold_batchnorm()
 
     def _validate(self, valset: ValSet, writer: Any) -> None:
         """Score the EMA weights on ``valset`` at matched colourfulness (``checkpoint_score``) and export them

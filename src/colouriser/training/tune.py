@@ -13,9 +13,8 @@ from safetensors.torch import save_file
 
 from ..prepare import DEFAULT_SIZE
 from ..weights import atomic_write, load_model
-from .validate import ValSet, score, validate
+from .validate import TEMPERATURES, ValSet, score, validate
 
-TEMPERATURES = (0.3, 0.45, 0.6, 0.8, 1.0)
 SATURATIONS = (0.9, 1.0, 1.05, 1.1, 1.2)
 
 
