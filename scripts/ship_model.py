@@ -22,7 +22,7 @@ from colouriser.prepare import DEFAULT_SIZE
 from colouriser.training.data import evenly_spaced, find_images
 from colouriser.training.loop import CHECKPOINT, LOG, export_last, stored_side
 from colouriser.training.tune import tune_defaults, tune_matched
-from colouriser.training.validate import ValSet
+from colouriser.training.validate import TEMPERATURES, ValSet
 from colouriser.weights import CARD_FILE, WEIGHTS_FILE, read_metadata
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,7 +113,8 @@ def main() -> None:
     p.add_argument("--val", default=str(ROOT.parent / "shared/data/val"))
     p.add_argument("--historical", default=str(ROOT.parent / "shared/data/historical"))
     p.add_argument("--limit", type=int)
-    p.add_argument("--temperatures", default="0.3,0.45,0.6,0.8,1.0", help="grid to choose the default from")
+    p.add_argument("--temperatures", default=",".join(map(str, TEMPERATURES)),
+                   help="grid to choose the default from (default: the one training validates at, %(default)s)")
     p.add_argument("--saturations", default="matched",
                    help="'matched' (default): per temperature, the saturation that makes the outputs 90%% as "
                         "colourful as the originals, the temperature chosen by the PSNR gain there; or a grid, "

@@ -226,24 +226,51 @@ def test_freeze_bn_keeps_the_batch_norm_statistics_while_the_rest_learns(photo_d
     model_file = tmp_path / "a" / WEIGHTS_FILE
     before = load_model(model_file)[0].state_dict()
     stats = [k for k in before if k.endswith(("running_mean", "running_var"))]
+
+    def held(trainer: Trainer) -> bool:
+        return all(torch.equal(trainer.model.state_dict()[k], before[k]) for k in stats)
+
     # the early encoder is frozen for the first 2 steps and trains after: batch norm stays held there too
-    held = Trainer(_config(photo_dirs, tmp_path / "b", max_steps=4, val=[], init=str(model_file), freeze_bn=True,
-                           freeze_encoder_steps=2))
-    held.run()
+    frozen = Trainer(_config(photo_dirs, tmp_path / "b", max_steps=4, val=[], init=str(model_file), freeze_bn=True,
+                             freeze_encoder_steps=2))
+    frozen.train_step()  # a step taken outside run() (benchmarks/train_step.py does) holds them as well
+    assert held(frozen)
+    frozen.run()
+    assert held(frozen)
     free = Trainer(_config(photo_dirs, tmp_path / "c", max_steps=4, val=[], init=str(model_file),
                            freeze_encoder_steps=2))
     free.run()
-    assert not any(m.training for m in held.model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm))
-    for k in stats:
-        assert torch.equal(held.model.state_dict()[k], before[k]), k
     assert sum(not torch.equal(free.model.state_dict()[k], before[k]) for k in stats) > len(stats) * 0.9
     exported, _ = load_model(tmp_path / "b" / WEIGHTS_FILE)  # the EMA, buffers included, keeps them as well
     for k in stats:
         assert torch.allclose(exported.state_dict()[k], before[k], rtol=1e-3, atol=1e-6), k
-    for trainer in (held, free):  # the weights, batch norm's scale and shift among them, learned either way
+    for trainer in (frozen, free):  # the weights, batch norm's scale and shift among them, learned either way
         assert not torch.allclose(trainer.model.head.weight, before["head.weight"], atol=1e-4)
         assert not torch.allclose(trainer.model.encoder._bn0.weight, before["encoder._bn0.weight"], atol=1e-5)
+    light = torch.rand(2, 1, 64, 64) * 100
+    with torch.no_grad():  # training and inference see the same network
+        assert torch.allclose(frozen.model(light), frozen.model.eval()(light))
     assert Trainer(_config(photo_dirs, tmp_path / "b", max_steps=5)).cfg.freeze_bn  # a resumed run keeps it
+    # and a run started without it can turn it on when resumed; from then on its statistics stay
+    late = Trainer(_config(photo_dirs, tmp_path / "c", max_steps=6, init=str(model_file), freeze_bn=True))
+    assert late.cfg.freeze_bn
+    kept = {k: late.model.state_dict()[k].clone() for k in stats}
+    late.run()
+    assert all(torch.equal(late.model.state_dict()[k], kept[k]) for k in stats)
+    with pytest.raises(ValueError, match="--freeze-bn keeps a trained network"):
+        _config(photo_dirs, tmp_path / "d", freeze_bn=True)  # from ImageNet there are no statistics to keep
+
+
+def test_a_run_scored_by_the_previous_rule_keeps_its_best_as_the_bar(photo_dirs: tuple[Path, Path],
+                                                                      tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    Trainer(_config(photo_dirs, out, max_steps=2)).run()
+    state = torch.load(out / CHECKPOINT, weights_only=False)
+    best = state["best_score"]
+    for version, kept in ((3, True), (2, False)):  # 3 scored fewer temperatures: a lower bound; 2 another rule
+        torch.save({**state, "score_version": version}, out / CHECKPOINT)
+        resumed = Trainer(_config(photo_dirs, out, max_steps=3))
+        assert (resumed.best_score == best) is kept and (resumed.best == state["best"]) is kept
 
 
 def test_a_runs_last_weights_export_from_its_folder_or_a_copied_checkpoint(photo_dirs: tuple[Path, Path],

@@ -95,6 +95,9 @@ class TrainConfig:
         if self.fine_only and not self.init:
             raise ValueError("--fine-only trains the fine branch of a trained network, the rest kept as it is: "
                              "give that network with --init")
+        if self.freeze_bn and not self.init:
+            raise ValueError("--freeze-bn keeps a trained network's batch-norm statistics: give that network with "
+                             "--init")
         if self.fine_only and self.coarse_only:
             raise ValueError("--fine-only and --coarse-only do not go together (one trains what the other keeps)")
 
@@ -267,6 +270,9 @@ class Trainer:
             self.console.print(f"learning-rate decay re-timed from {saved.schedule_images:,} to "
                                f"{self.cfg.schedule_images:,} images")
             saved.schedule_images = self.cfg.schedule_images
+        if self.cfg.freeze_bn and not saved.freeze_bn:  # safe to turn on mid-run: from now on the statistics stay
+            self.console.print("batch-norm statistics held from here on (--freeze-bn)")
+            saved.freeze_bn = True
         self.cfg = saved
         self.arch, self.model_config = state["arch"], state["model_config"]
         self.model = models.build(self.arch, **self.model_config)
@@ -280,7 +286,9 @@ class Trainer:
             self.critic_opt.load_state_dict(state["critic_opt"])
             self.gan_step = state["gan_step"]
         self.step, self.seen, self.cpu_seconds = state["step"], state["seen"], state["cpu_seconds"]
-        if state.get("score_version") == SCORE_VERSION:
+        # version 3 scored a subset of version 4's temperatures and took the best: its best score is a lower bound
+        # of the same weights' score now, so it stays the bar a worse validation cannot overwrite the file under
+        if state.get("score_version") in (3, SCORE_VERSION):
             self.best_score, self.best = state["best_score"], state["best"]
             self.stale = state.get("stale", 0)
         else:  # scored by an older rule: its best is not comparable, so the next validation sets a new one
