@@ -270,11 +270,12 @@ def resolution(config: dict) -> str:
 
 def trained_part(cfg: dict) -> str:
     """What the last run trained, for the card."""
+    held = "; batch-norm statistics held, `--freeze-bn`" if cfg.get("freeze_bn") else ""
     if cfg.get("fine_only"):
-        return " (the fine branch alone; the rest kept as it was)"
+        return f" (the fine branch alone; the rest kept as it was{held})"
     if cfg.get("coarse_only"):
-        return " (all but the fine branch, on the stride-4 logits; the branch kept as it was)"
-    return ""
+        return f" (all but the fine branch, on the stride-4 logits; the branch kept as it was{held})"
+    return f" ({held[2:]})" if held else ""
 
 
 if __name__ == "__main__":
