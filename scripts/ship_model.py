@@ -270,12 +270,14 @@ def resolution(config: dict) -> str:
 
 def trained_part(cfg: dict) -> str:
     """What the last run trained, for the card."""
-    held = "; batch-norm statistics held, `--freeze-bn`" if cfg.get("freeze_bn") else ""
+    parts = []
     if cfg.get("fine_only"):
-        return f" (the fine branch alone; the rest kept as it was{held})"
-    if cfg.get("coarse_only"):
-        return f" (all but the fine branch, on the stride-4 logits; the branch kept as it was{held})"
-    return f" ({held[2:]})" if held else ""
+        parts.append("the fine branch alone; the rest kept as it was")
+    elif cfg.get("coarse_only"):
+        parts.append("all but the fine branch, on the stride-4 logits; the branch kept as it was")
+    if cfg.get("freeze_bn"):
+        parts.append("batch-norm statistics held, `--freeze-bn`")
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 if __name__ == "__main__":

@@ -236,14 +236,15 @@ class Trainer:
                 module.train((f"{name}." in FINE_BRANCH) == self.cfg.fine_only)
         self._hold_batchnorm()
 
-    def _hold_batchnorm(self) -> None:
-        """With ``freeze_bn``, every batch-norm layer runs as at inference: it normalises by its running statistics
-        (not the batch's) and leaves them as they are, so training and validation see the same network; its scale
-        and shift still learn."""
+    def _hold_batchnorm(self, within: list[torch.nn.Module] | None = None) -> None:
+        """With ``freeze_bn``, every batch-norm layer (of the whole model, or of the modules ``within``) runs as at
+        inference: it normalises by its running statistics (not the batch's) and leaves them as they are, so
+        training and validation see the same network; its scale and shift still learn."""
         if self.cfg.freeze_bn:
-            for module in self.model.modules():
-                if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-                    module.eval()
+            for part in within or [self.model]:
+                for module in part.modules():
+                    if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                        module.eval()
 
     def _load_photos(self) -> PhotoSet:
         t = time.time()
@@ -489,7 +490,7 @@ class Trainer:
         for module in early:
             module.requires_grad_(not frozen)
             module.train(not frozen)  # and their batch-norm statistics stay put
-        self._hold_batchnorm()
+        self._hold_batchnorm(early)  # every step: only the modules whose mode was just set
 
     def _validate(self, valset: ValSet, writer: Any) -> None:
         """Score the EMA weights on ``valset`` at matched colourfulness (``checkpoint_score``) and export them
