@@ -259,6 +259,10 @@ def test_freeze_bn_keeps_the_batch_norm_statistics_while_the_rest_learns(photo_d
     assert all(torch.equal(late.model.state_dict()[k], kept[k]) for k in stats)
     with pytest.raises(ValueError, match="--freeze-bn keeps a trained network"):
         _config(photo_dirs, tmp_path / "d", freeze_bn=True)  # from ImageNet there are no statistics to keep
+    with pytest.raises(ValueError, match="has none yet"):  # nor has a fine branch added now
+        Trainer(_config(photo_dirs, tmp_path / "e", max_steps=1, val=[], init=str(model_file), freeze_bn=True,
+                        fine_head=8))
+    assert not (tmp_path / "e").exists()
 
 
 def test_a_run_scored_by_the_previous_rule_keeps_its_best_as_the_bar(photo_dirs: tuple[Path, Path],

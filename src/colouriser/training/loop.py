@@ -194,6 +194,10 @@ class Trainer:
                 raise ValueError("--coarse-only keeps the fine branch as it is, and a branch added now by "
                                  "--fine-head starts at zero: train it first (--fine-only), then go on with "
                                  "--coarse-only from that model")
+            if cfg.freeze_bn:  # a new branch has no statistics yet: held at 0 and 1 they would never be learned
+                raise ValueError("--freeze-bn keeps a trained network's batch-norm statistics, and a branch added now "
+                                 "by --fine-head has none yet: train it first (--fine-only), then go on with "
+                                 "--freeze-bn from that model")
             self.model, self.model_config = with_fine_branch(self.model, self.model_config, cfg.fine_head)
             self.console.print(f"added a stride-2 fine branch of {cfg.fine_head} channels")
         elif cfg.fine_head and self.model_config["fine"] != cfg.fine_head:
