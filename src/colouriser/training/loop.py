@@ -190,14 +190,15 @@ class Trainer:
             self.model.init_encoder_from_imagenet(cfg.encoder)
             self.console.print(f"starting from ImageNet EfficientNet-{cfg.encoder}, {len(centres)} ab bins")
         if cfg.fine_head and not self.model_config.get("fine"):
-            if cfg.coarse_only:  # its last layer starts at zero: kept as it is, it would add nothing but time
-                raise ValueError("--coarse-only keeps the fine branch as it is, and a branch added now by "
-                                 "--fine-head starts at zero: train it first (--fine-only), then go on with "
-                                 "--coarse-only from that model")
-            if cfg.freeze_bn:  # a new branch has no statistics yet: held at 0 and 1 they would never be learned
-                raise ValueError("--freeze-bn keeps a trained network's batch-norm statistics, and a branch added now "
-                                 "by --fine-head has none yet: train it first (--fine-only), then go on with "
-                                 "--freeze-bn from that model")
+            # a new branch's last layer starts at zero (kept as it is, it would add nothing but time), and it has no
+            # batch-norm statistics yet (held at 0 and 1, they would never be learned)
+            for flag, asked, why in (("--coarse-only", cfg.coarse_only, "keeps the fine branch as it is, and a branch "
+                                      "added now by --fine-head starts at zero"),
+                                     ("--freeze-bn", cfg.freeze_bn, "keeps a trained network's batch-norm statistics, "
+                                      "and a branch added now by --fine-head has none yet")):
+                if asked:
+                    raise ValueError(f"{flag} {why}: train it first (--fine-only), then go on with {flag} from that "
+                                     "model")
             self.model, self.model_config = with_fine_branch(self.model, self.model_config, cfg.fine_head)
             self.console.print(f"added a stride-2 fine branch of {cfg.fine_head} channels")
         elif cfg.fine_head and self.model_config["fine"] != cfg.fine_head:
