@@ -89,7 +89,7 @@ def regularised(cfg: dict) -> str:
     if not share:
         return "no CutMix"
     return (f"CutMix on {share:.0%} of the images (a box of another photo of the batch pasted in, against "
-            "memorising the training photos; README, Quality)")
+            "memorising the training photos; docs/quality.md, Memorising)")
 
 
 def semantic(cfg: dict) -> str:
@@ -98,7 +98,7 @@ def semantic(cfg: dict) -> str:
         return ""
     return (f", plus {weight} x a semantic-consistency term on {cfg.get('semantic_crops', 8)} crops of each batch "
             "(KL(p_original || p_colouring) of a frozen ImageNet EfficientNet-Lite0's class probabilities, the "
-            f"colouring decoded at T {cfg.get('semantic_temperature', 0.38)}; README, Quality)")
+            f"colouring decoded at T {cfg.get('semantic_temperature', 0.38)}; docs/quality.md, Semantic consistency)")
 
 
 def main() -> None:
@@ -253,7 +253,7 @@ L error {hist['ours']['l_error']:.2f}.
 {gan_section(cfg)}
 ## Limits
 Trained on about 14,000 modern photos, last in crops resized to {cfg['crop']}x{cfg['crop']} (a third of draws are
-face crops; see the README's Quality section for earlier runs' crops); it has never seen an old photograph in colour.
+face crops; see docs/quality.md for earlier runs' crops); it has never seen an old photograph in colour.
 Expect warm, sepia-leaning skin and wood, blue skies, green foliage, and guesses for everything man-made.
 """
     (target / CARD_FILE).write_text(card)
