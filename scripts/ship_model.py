@@ -84,6 +84,13 @@ def crops(cfg: dict) -> str:
             f"least {cfg['crop']} px, resized")
 
 
+def retimings(cfg: dict) -> str:
+    """When the run's decay was re-timed on a resume (``train --schedule-images``): from what, and where."""
+    times = [f"at step {step:,}, {into:,} images into the run, from {old:,} images"
+             for step, into, old in cfg.get("retimed", [])]
+    return f" (re-timed {'; then '.join(times)})" if times else ""
+
+
 def regularised(cfg: dict) -> str:
     share = cfg.get("cutmix", 0.0)
     if not share:
@@ -228,8 +235,8 @@ walls and anything else whose colour is not implied by what it is).
   lambda {cfg['rebalance_lambda']} (1 would be plain cross-entropy){semantic(cfg)}.
 - {cfg['crop']}x{cfg['crop']} crops ({crops(cfg)}), batch {cfg['batch']},
   AdamW lr {cfg['lr']}{trained_part(cfg)} with cosine decay over
-  {cfg['schedule_images']:,} images, EMA of weights (decay {cfg['ema_decay']}), weight decay {cfg['weight_decay']},
-  {regularised(cfg)}.
+  {cfg['schedule_images']:,} images{retimings(cfg)}, EMA of weights (decay {cfg['ema_decay']}),
+  weight decay {cfg['weight_decay']}, {regularised(cfg)}.
 - Steps: {extra['steps']:,}; images seen: {extra['images_seen']:,}; CPU time: {extra['cpu_seconds']:,} s
   ({hours:.1f} CPU-hours on a 2-core machine, no GPU).
 - {picked}; working

@@ -128,8 +128,12 @@ def test_resume_continues_where_it_stopped(photo_dirs: tuple[Path, Path], tmp_pa
     assert state["step"] == 9 and state["seen"] == 72
     retimed = Trainer(_config(photo_dirs, out, max_steps=10, schedule_images=1000))  # re-times the decay
     assert retimed.cfg.schedule_images == 1000 and retimed.cfg.lr == 2e-3
+    assert retimed.cfg.retimed == [[9, 72, TrainConfig.schedule_images]]  # when, and from what (the model card's)
     retimed.run()
-    assert Trainer(_config(photo_dirs, out)).cfg.schedule_images == 1000  # the default keeps the run's own
+    again = Trainer(_config(photo_dirs, out))
+    assert again.cfg.schedule_images == 1000  # the default keeps the run's own
+    assert again.cfg.retimed == [[9, 72, TrainConfig.schedule_images]]  # kept in the checkpoint, not re-timed again
+    assert again.model_extra()["train_config"]["retimed"] == [[9, 72, TrainConfig.schedule_images]]
 
 
 def test_training_can_start_from_a_shipped_model_file(photo_dirs: tuple[Path, Path], tmp_path: Path) -> None:

@@ -61,6 +61,7 @@ class TrainConfig:
     semantic_temperature: float = 0.6  # the colouring it judges: annealed mean at this temperature
     warmup_steps: int = 300
     schedule_images: int = 1_500_000  # cosine decay of the learning rate spans this many images seen
+    retimed: list[list[int]] = field(default_factory=list)  # [step, images into the run, old schedule] per re-timing
     rebalance_lambda: float = 0.7  # as the CLI; the shipped model went on at 0.85 (README: Quality)
     hint_none_share: float = 0.5
     ema_decay: float = 0.999
@@ -275,6 +276,8 @@ class Trainer:
         if self.cfg.schedule_images not in (TrainConfig.schedule_images, saved.schedule_images):
             self.console.print(f"learning-rate decay re-timed from {saved.schedule_images:,} to "
                                f"{self.cfg.schedule_images:,} images")
+            saved.retimed = [*saved.retimed, [state["step"], state["seen"] - state.get("init_seen", 0),
+                                              saved.schedule_images]]
             saved.schedule_images = self.cfg.schedule_images
         if self.cfg.freeze_bn and not saved.freeze_bn:  # safe to turn on mid-run: from now on the statistics stay
             self.console.print("batch-norm statistics held from here on (--freeze-bn)")
