@@ -269,8 +269,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
                         "automatic colourings, 1 with hints)")
     p.add_argument("--flip-average", action="store_true",
                    help="also run the network on the mirror image and average the two, so the colour does not "
-                        "depend on which way the photo faces; twice the network's time (README: Quality of the "
-                        "shipped model)")
+                        "depend on which way the photo faces; twice the network's time (README: Colourise "
+                        "photos)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress display")
 
 

@@ -58,7 +58,7 @@ def finetune(data: list[Path], base: str | Path | None, out: Path, settings: Fin
         raise ValueError(f"only {len(held_out)} photos fall in the {s.holdout:.0%} held-out split: "
                          "fine-tuning needs a collection of at least a few dozen photos")
     crop = s.crop or base_cfg.get("crop", 128)
-    store = base_cfg.get("store_side")  # crops cut as the base model's were (README: More varied crops)
+    store = base_cfg.get("store_side")  # crops cut as the base model's were (docs/quality.md: More varied crops)
     cfg = TrainConfig(
         data=[str(d) for d in data], out=str(out), init=str(base_file), lr=s.lr, batch=s.batch,
         warmup_steps=50, schedule_images=int(s.minutes * 60 * 30), holdout=s.holdout, patience=s.patience,

@@ -54,7 +54,7 @@ class TrainConfig:
     store_side: int | None = None  # photos are kept in memory at this short side; None: 1.25 x crop
     crop_scale: float = 0.6  # each crop's side is this share (up to all) of the stored photo's short side
     lr: float = 5e-4
-    weight_decay: float = 1e-4  # AdamW's, decoupled (the shipped model went on at 0.05: README, Memorising)
+    weight_decay: float = 1e-4  # AdamW's, decoupled (the shipped model went on at 0.05: docs/quality.md, Memorising)
     cutmix: float = 0.0  # share of training photos given a box from another photo of the batch (data.cutmix)
     semantic: float = 0.0  # weight of the semantic-consistency term (training.semantic); 0 = off
     semantic_crops: int = 8  # crops of each batch it is computed on (a frozen classifier's passes are not cheap)
