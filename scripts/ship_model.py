@@ -80,8 +80,11 @@ def last_lr(run: Path) -> str:
 
 def crops(cfg: dict) -> str:
     store = stored_side(cfg["crop"], cfg.get("store_side"))
+    warps = [f"turned by up to {cfg['rotate']:g} degrees" if cfg.get("rotate") else "",
+             f"stretched by up to {cfg['stretch']:g} times" if cfg.get("stretch", 1.0) > 1 else ""]
+    warped = " and ".join(w for w in warps if w)
     return (f"photos kept at short side {store}, each crop {cfg.get('crop_scale', 0.6):.0%} to all of it and at "
-            f"least {cfg['crop']} px, resized")
+            f"least {cfg['crop']} px, {warped + ', ' if warped else ''}resized")
 
 
 def retimings(cfg: dict) -> str:

@@ -116,7 +116,8 @@ def test_train_resumes_from_the_shipped_model_by_name(tmp_path: Path) -> None:
     save_photos(tmp_path / "photos" / "group", 6, 80, seed=4)
     result = run("train", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "run"), "--init", "default",
                  "--max-steps", "2", "--batch", "2", "--crop", "64", "--cutmix", "0.5", "--weight-decay", "0.05",
-                 "--store-side", "72", "--crop-scale", "0.9", "--semantic", "0.5", "--semantic-crops", "1")
+                 "--store-side", "72", "--crop-scale", "0.9", "--semantic", "0.5", "--semantic-crops", "1",
+                 "--rotate", "10", "--stretch", "1.2")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "pretrained/default/model.safetensors" in result.stdout and "images seen before" in result.stdout
     import torch
@@ -124,7 +125,13 @@ def test_train_resumes_from_the_shipped_model_by_name(tmp_path: Path) -> None:
     config = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["config"]
     assert config["cutmix"] == 0.5 and config["weight_decay"] == 0.05  # kept for the run's resumption
     assert config["store_side"] == 72 and config["crop_scale"] == 0.9
+    assert config["rotate"] == 10 and config["stretch"] == 1.2
     assert config["semantic"] == 0.5 and config["semantic_crops"] == 1 and config["semantic_temperature"] == 0.6
+    for flag, value, reason in (("--stretch", "3", "--stretch: expects a ratio from 1 to 2, got 3"),
+                                ("--rotate", "90", "--rotate: expects degrees from 0 to 45, got 90")):
+        refused = run("train", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "run3"), flag, value)
+        assert refused.returncode == 2 and reason in refused.stderr and "Traceback" not in refused.stderr
+    assert not (tmp_path / "run3").exists()  # refused before any photo is loaded or folder made
     alone = run("train", "--data", str(tmp_path / "photos"), "--out", str(tmp_path / "run2"), "--fine-only")
     assert alone.returncode == 1 and "--fine-only trains the fine branch of a trained network" in alone.stderr
     from colouriser import models

@@ -15,7 +15,7 @@ from colouriser import Colouriser
 from colouriser.finetune import FinetuneSettings, finetune
 from colouriser.pipeline import installed_models
 from colouriser.training.loop import CHECKPOINT
-from colouriser.weights import WEIGHTS_FILE, interpolate_weights, read_metadata
+from colouriser.weights import WEIGHTS_FILE, interpolate_weights, load_model, read_metadata, save_model
 
 from .conftest import save_photos
 
@@ -28,17 +28,21 @@ def collection(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_finetune_writes_a_model_folder_with_card_and_before_after(collection: Path, tmp_path: Path) -> None:
     out = tmp_path / "museum-model"
     settings = FinetuneSettings(max_steps=12, batch=4, crop=64, val_every=6, freeze_encoder_steps=6)
-    result = finetune([collection], None, out, settings)
+    model, meta = load_model(installed_models()["default"])  # a base trained on turned and stretched crops
+    meta["extra"]["train_config"] = {**meta["extra"]["train_config"], "rotate": 10.0, "stretch": 1.2}
+    save_model(model, meta["arch"], meta["config"], tmp_path / "base.safetensors", meta["extra"])
+    result = finetune([collection], tmp_path / "base.safetensors", out, settings)
     assert result["held_out"] >= 3 and result["steps"] == 12
     assert (out / WEIGHTS_FILE).exists() and (out / "MODEL_CARD.md").exists()
     evaluation = json.loads((out / "evaluation.json").read_text())
     assert {"before", "after"} <= evaluation.keys()
     assert "| fine-tuned |" in (out / "MODEL_CARD.md").read_text()
-    base = read_metadata(installed_models()["default"])["extra"]
+    base = read_metadata(tmp_path / "base.safetensors")["extra"]
     extra = read_metadata(out / WEIGHTS_FILE)["extra"]
     assert extra["images_seen"] > base["images_seen"]
     for key, before in (("store_side", None), ("crop_scale", 0.6)):  # crops cut as the base model's were
         assert extra["train_config"][key] == base["train_config"].get(key, before)
+    assert extra["train_config"]["rotate"] == 10.0 and extra["train_config"]["stretch"] == 1.2
     assert extra["weight_interpolation"]["keep"] == settings.keep  # averaged with the base (WiSE-FT)
     chosen = extra["defaults"]  # temperature and saturation chosen on the held-out photos, from the grid
     assert chosen["temperature"] in settings.temperatures and chosen["saturation"] in settings.saturations

@@ -75,6 +75,50 @@ def test_crops_take_the_asked_share_of_the_photo_and_never_fewer_pixels_than_the
     assert sides(64, 0.1).min() >= 62  # never fewer pixels than the crop: no upsampled crops
 
 
+def test_turned_and_stretched_crops_stay_inside_the_photo_within_the_asked_angle_and_ratio() -> None:
+    """A photo whose red channel is its column and green its row: fitting each crop's red and green to its pixel
+    coordinates gives the map from crop to photo, so its angle and ratio of width to height. Blue is 255 all over,
+    so a crop reaching outside the photo (filled black) would show."""
+    h, w = 320, 480
+    rows, cols = np.mgrid[0:h, 0:w]
+    photo = np.stack([cols * 255 / (w - 1), rows * 255 / (h - 1), np.full((h, w), 255.0)], 2).round().astype(np.uint8)
+    photos = PhotoSet({"only": [photo]}, {"only": 1.0}, 0)
+    ys, xs = np.mgrid[0:64, 0:64]
+    design = np.stack([xs.ravel(), ys.ravel(), np.ones(64 * 64)], 1)
+
+    def warps(rotate: float, stretch: float) -> tuple[np.ndarray, np.ndarray]:
+        batch = photos.batch(40, 64, np.random.default_rng(5), 0.55, rotate, stretch) * 255
+        assert batch.shape == (40, 3, 64, 64) and batch[:, 2].min() >= 254
+        angles, ratios = [], []
+        for crop in batch.numpy():
+            red = np.linalg.lstsq(design, crop[0].ravel(), rcond=None)[0] * (w - 1) / 255
+            green = np.linalg.lstsq(design, crop[1].ravel(), rcond=None)[0] * (h - 1) / 255
+            jac = np.array([red[:2], green[:2]])  # photo pixels per crop pixel, along the crop's x and y
+            if np.linalg.det(jac) < 0:  # a flipped crop
+                jac[:, 0] *= -1
+            angles.append(np.degrees(np.arctan2(jac[1, 0], jac[0, 0])))
+            ratios.append(np.linalg.norm(jac[:, 0]) / np.linalg.norm(jac[:, 1]))
+        return np.array(angles), np.array(ratios)
+
+    angles, ratios = warps(0.0, 1.0)  # off: upright and square, as ever
+    assert np.abs(angles).max() < 0.5 and np.abs(ratios - 1).max() < 0.02
+    small = PhotoSet({"only": [photo[:64, :200]]}, {"only": 1.0}, 0)  # short side = crop: off, a crop is a slice
+    for crop in (small.batch(8, 64, np.random.default_rng(2)) * 255).round().byte().permute(0, 2, 3, 1).numpy():
+        slices = [photo[:64, x:x + 64] for x in range(200 - 64 + 1)]
+        assert any(np.array_equal(crop, s) or np.array_equal(crop, s[:, ::-1]) for s in slices)  # not resampled
+    for wrong in ({"rotate": 60.0}, {"stretch": 0.5}):
+        with pytest.raises(ValueError, match=r"--rotate is the largest turn|--stretch is the largest ratio"):
+            TrainConfig(data=["photos"], out="run", **wrong)  # type: ignore[arg-type]
+    angles, ratios = warps(15.0, 1.0)
+    assert np.abs(angles).max() <= 15.5 and angles.min() < -5 and angles.max() > 5
+    assert np.abs(ratios - 1).max() < 0.02
+    angles, ratios = warps(0.0, 1.3)
+    assert np.abs(angles).max() < 0.5 and ratios.min() >= 1 / 1.3 - 0.02 and ratios.max() <= 1.3 + 0.02
+    assert ratios.min() < 0.9 and ratios.max() > 1.1
+    turned = photos.batch(8, 64, np.random.default_rng(9), 0.55, 15.0, 1.3)
+    assert torch.equal(turned, photos.batch(8, 64, np.random.default_rng(9), 0.55, 15.0, 1.3))  # reproducible
+
+
 def test_cutmix_pastes_a_box_of_another_photo_of_the_batch() -> None:
     """Each mixed photo keeps its own pixels except one box, which holds, at the same place, another photo's
     pixels; a share of 0 leaves the batch as it was, and the same generator state gives the same mix."""

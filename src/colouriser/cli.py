@@ -96,6 +96,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = TrainConfig(
             data=args.data, out=args.out, val=args.val or [], encoder=args.encoder, init=init,
             batch=args.batch, crop=args.crop, store_side=args.store_side, crop_scale=args.crop_scale,
+            rotate=args.rotate, stretch=args.stretch,
             lr=args.lr, rebalance_lambda=args.rebalance_lambda, weight_decay=args.weight_decay, cutmix=args.cutmix,
             semantic=args.semantic, semantic_crops=args.semantic_crops, semantic_temperature=args.semantic_temperature,
             schedule_images=args.schedule_images, max_steps=args.max_steps, max_minutes=args.max_minutes,
@@ -397,6 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--crop-scale", type=_share, default=0.6, metavar="SHARE",
                    help="each crop's side is this share (up to all) of the stored photo's short side, and at "
                         "least --crop pixels (default 0.6)")
+    t.add_argument("--rotate", type=_bounded(float, 0, 45, "degrees from 0 to 45"), default=0.0, metavar="DEG",
+                   help="turn each crop by a random angle of up to this many degrees either way (0 to 45; "
+                        "default 0 = off): framings the network has not seen, the colour still true")
+    t.add_argument("--stretch", type=_bounded(float, 1, 2, "a ratio from 1 to 2"), default=1.0, metavar="RATIO",
+                   help="stretch each crop by a random ratio of width to height of up to this (1/RATIO to RATIO; "
+                        "1 to 2, default 1 = off)")
     t.add_argument("--lr", type=float, default=5e-4)
     t.add_argument("--rebalance-lambda", type=float, default=0.7,
                    help="class rebalancing: 1 = plain cross-entropy, 0 = fully inverse prior")

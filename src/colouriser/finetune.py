@@ -65,6 +65,7 @@ def finetune(data: list[Path], base: str | Path | None, out: Path, settings: Fin
         freeze_encoder_steps=s.freeze_encoder_steps, val_every=s.val_every, max_minutes=s.minutes,
         checkpoint_minutes=s.checkpoint_minutes, crop=crop, max_steps=s.max_steps,
         store_side=store if store and store >= crop else None, crop_scale=base_cfg.get("crop_scale", 0.6),
+        rotate=base_cfg.get("rotate", 0.0), stretch=base_cfg.get("stretch", 1.0),
         rebalance_lambda=lam, gan=s.gan,
     )
     trainer = Trainer(cfg, console)

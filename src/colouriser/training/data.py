@@ -1,4 +1,4 @@
-"""Training photos: find them, drop near-grey ones, keep them in memory, sample folders by weight."""
+"""Training photos: find them, drop near-grey ones, keep them in memory, sample folders by weight, cut crops."""
 
 from __future__ import annotations
 
@@ -97,10 +97,12 @@ class PhotoSet:
     def __len__(self) -> int:
         return sum(len(a) for a in self.groups.values())
 
-    def batch(self, size: int, crop: int, rng: np.random.Generator, min_scale: float = 0.6) -> torch.Tensor:
+    def batch(self, size: int, crop: int, rng: np.random.Generator, min_scale: float = 0.6, rotate: float = 0.0,
+              stretch: float = 1.0) -> torch.Tensor:
         """A batch of random crops (B, 3, crop, crop) as float sRGB in 0..1, with random flips and scale: each
         crop's side is ``min_scale`` to all of the photo's short side (never under ``crop`` pixels where the
-        photo has them), resized to ``crop``."""
+        photo has them), resized to ``crop``. With ``rotate`` (degrees) or ``stretch`` (> 1) each crop is also
+        turned by up to that angle either way and stretched by up to that ratio along one side (``warped_crop``)."""
         names = list(self.groups)
         probs = np.array([self.weights[n] for n in names])
         out = np.empty((size, crop, crop, 3), np.uint8)
@@ -110,13 +112,45 @@ class PhotoSet:
             h, w = arr.shape[:2]
             side = int(min(h, w) * rng.uniform(min_scale, 1.0))
             side = max(side, min(h, w, crop))
-            y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
-            patch = Image.fromarray(arr[y:y + side, x:x + side])
-            if side != crop:
-                patch = patch.resize((crop, crop), Image.Resampling.BILINEAR)
-            p = np.asarray(patch)
+            if rotate or stretch > 1:
+                p = warped_crop(arr, side, crop, rng, rotate, stretch)
+            else:
+                y, x = rng.integers(0, h - side + 1), rng.integers(0, w - side + 1)
+                patch = Image.fromarray(arr[y:y + side, x:x + side])
+                if side != crop:
+                    patch = patch.resize((crop, crop), Image.Resampling.BILINEAR)
+                p = np.asarray(patch)
             out[i] = p[:, ::-1] if rng.random() < 0.5 else p
         return torch.from_numpy(out).permute(0, 3, 1, 2).float() / 255
+
+
+def warped_crop(photo: np.ndarray, side: int, crop: int, rng: np.random.Generator, rotate: float,
+                stretch: float) -> np.ndarray:
+    """A ``crop`` x ``crop`` crop of ``photo`` (H, W, 3) covering a ``side`` x ``side`` square of it, turned by a
+    random angle of up to ``rotate`` degrees either way and stretched by a random ratio of up to ``stretch``
+    (1/stretch to stretch, width against height, the area kept). The turned rectangle is placed at random with
+    every corner inside the photo (made smaller where it would not fit), cut out upright by one affine warp at
+    the photo's own scale, then resized to ``crop`` as the plain crops are. Colour is never changed: a turned or
+    stretched scene is still true colour pixel by pixel, and it is a framing the network has not seen."""
+    h, w = photo.shape[:2]
+    aspect = math.exp(rng.uniform(-1.0, 1.0) * math.log(max(stretch, 1.0)))
+    angle = math.radians(rng.uniform(-rotate, rotate))
+    cos, sin = math.cos(angle), math.sin(angle)
+    rw, rh = side * math.sqrt(aspect), side / math.sqrt(aspect)
+    bw, bh = rw * abs(cos) + rh * abs(sin), rw * abs(sin) + rh * abs(cos)  # the turned rectangle's bounding box
+    fit = min(1.0, (w - 1) / bw, (h - 1) / bh)  # a pixel to spare: bilinear reads the next pixel too
+    rw, rh, bw, bh = rw * fit, rh * fit, bw * fit, bh * fit
+    cx, cy = rng.uniform(bw / 2, w - bw / 2), rng.uniform(bh / 2, h - bh / 2)
+    ow, oh = max(1, round(rw)), max(1, round(rh))
+    x0, y0 = max(0, int(cx - bw / 2) - 1), max(0, int(cy - bh / 2) - 1)  # only the part the warp reads
+    region = photo[y0:int(cy + bh / 2) + 2, x0:int(cx + bw / 2) + 2]
+    cx, cy = cx - x0, cy - y0
+    # output (x, y) -> region (cx, cy) + R(angle) (x - ow/2, y - oh/2): PIL's affine maps output to input
+    matrix = (cos, -sin, cx - cos * ow / 2 + sin * oh / 2, sin, cos, cy - sin * ow / 2 - cos * oh / 2)
+    patch = Image.fromarray(region).transform((ow, oh), Image.Transform.AFFINE, matrix, Image.Resampling.BILINEAR)
+    if (ow, oh) != (crop, crop):
+        patch = patch.resize((crop, crop), Image.Resampling.BILINEAR)
+    return np.asarray(patch)
 
 
 def cutmix(batch: torch.Tensor, share: float, rng: np.random.Generator) -> torch.Tensor:

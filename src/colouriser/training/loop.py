@@ -53,6 +53,8 @@ class TrainConfig:
     crop: int = 128
     store_side: int | None = None  # photos are kept in memory at this short side; None: 1.25 x crop
     crop_scale: float = 0.6  # each crop's side is this share (up to all) of the stored photo's short side
+    rotate: float = 0.0  # each crop turned by up to this many degrees either way (data.warped_crop); 0 = off
+    stretch: float = 1.0  # each crop stretched by up to this ratio, width against height (data.warped_crop); 1 = off
     lr: float = 5e-4
     weight_decay: float = 1e-4  # AdamW's, decoupled (the shipped model went on at 0.05: docs/quality.md, Memorising)
     cutmix: float = 0.0  # share of training photos given a box from another photo of the batch (data.cutmix)
@@ -89,6 +91,10 @@ class TrainConfig:
     def __post_init__(self) -> None:  # checked before any photo is loaded
         if self.store_side is not None and self.store_side < self.crop:
             raise ValueError(f"--store-side ({self.store_side}) must be at least --crop ({self.crop})")
+        if not 0 <= self.rotate <= 45:
+            raise ValueError(f"--rotate is the largest turn in degrees, 0 to 45, not {self.rotate}")
+        if not 1 <= self.stretch <= 2:
+            raise ValueError(f"--stretch is the largest ratio of width to height, 1 to 2, not {self.stretch}")
         if self.semantic and self.gan:
             raise ValueError("--semantic and --gan do not go together (a NoGAN step has no semantic term)")
         if self.fine_head < 0:
@@ -359,7 +365,8 @@ class Trainer:
     def train_step(self) -> torch.Tensor:
         """Draw a batch of crops and take one optimiser step on it (a NoGAN step in a GAN run); the loss."""
         assert self.photos is not None
-        batch = self.photos.batch(self.cfg.batch, self.cfg.crop, self.rng, self.cfg.crop_scale)
+        batch = self.photos.batch(self.cfg.batch, self.cfg.crop, self.rng, self.cfg.crop_scale, self.cfg.rotate,
+                                  self.cfg.stretch)
         if self.cfg.cutmix:
             batch = cutmix(batch, self.cfg.cutmix, self.rng)
         if self.cfg.gan:
