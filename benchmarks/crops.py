@@ -13,17 +13,15 @@ takes about 1.7 s (whole network) or 1.2 s (``--coarse-only``): ``benchmarks/tra
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from train_step import write_results
 
 from colouriser.training.data import PhotoSet
 
-RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 MODES = {"plain crops": (0.0, 1.0), "--rotate 10": (10.0, 1.0), "--stretch 1.25": (0.0, 1.25),
          "--rotate 10 --stretch 1.25": (10.0, 1.25)}
 
@@ -39,6 +37,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--batch", type=int, default=24)
     parser.add_argument("--crop", type=int, default=176)
+    parser.add_argument("--out", default="crops", help="results file stem under benchmarks/results")
     args = parser.parse_args()
     torch.set_num_threads(1)
     photo_set, rng = photos(), np.random.default_rng(1)
@@ -54,11 +53,7 @@ def main() -> None:
     lines = [f"A batch of {args.batch} crops of {args.crop} px from 320 x 480 photos, median of {args.repeats}", "",
              "| crops | ms a batch | vs plain |", "|---|---:|---:|"]
     lines += [f"| {r['mode']} | {r['ms_per_batch']:.1f} | {r['vs_plain']:.2f}x |" for r in rows]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "crops.json").write_text(json.dumps({"settings": vars(args), "rows": rows}, indent=1))
-    (RESULTS / "crops.md").write_text(text)
+    write_results(lines, rows, args)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
+from .training import MAX_ROTATE, MAX_STRETCH
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -398,12 +399,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--crop-scale", type=_share, default=0.6, metavar="SHARE",
                    help="each crop's side is this share (up to all) of the stored photo's short side, and at "
                         "least --crop pixels (default 0.6)")
-    t.add_argument("--rotate", type=_bounded(float, 0, 45, "degrees from 0 to 45"), default=0.0, metavar="DEG",
-                   help="turn each crop by a random angle of up to this many degrees either way (0 to 45; "
-                        "default 0 = off): framings the network has not seen, the colour still true")
-    t.add_argument("--stretch", type=_bounded(float, 1, 2, "a ratio from 1 to 2"), default=1.0, metavar="RATIO",
-                   help="stretch each crop by a random ratio of width to height of up to this (1/RATIO to RATIO; "
-                        "1 to 2, default 1 = off)")
+    t.add_argument("--rotate", type=_bounded(float, 0, MAX_ROTATE, f"degrees from 0 to {MAX_ROTATE:g}"), default=0.0,
+                   metavar="DEG", help=f"turn each crop by a random angle of up to this many degrees either way (0 "
+                   f"to {MAX_ROTATE:g}; default 0 = off): framings the network has not seen, the colour still true")
+    t.add_argument("--stretch", type=_bounded(float, 1, MAX_STRETCH, f"a ratio from 1 to {MAX_STRETCH:g}"),
+                   default=1.0, metavar="RATIO", help="stretch each crop by a random ratio of width to height of up "
+                   f"to this (1/RATIO to RATIO; 1 to {MAX_STRETCH:g}, default 1 = off)")
     t.add_argument("--lr", type=float, default=5e-4)
     t.add_argument("--rebalance-lambda", type=float, default=0.7,
                    help="class rebalancing: 1 = plain cross-entropy, 0 = fully inverse prior")

@@ -31,6 +31,7 @@ from ..hints import simulate_hints
 from ..models.unet import FINE_BRANCH, encoder_config, with_fine_branch
 from ..prepare import DEFAULT_SIZE
 from ..weights import WEIGHTS_FILE, atomic_write, load_model, save_model
+from . import MAX_ROTATE, MAX_STRETCH
 from .critic import PatchCritic, critic_loss, generated_ab, generator_adversarial_loss, real_ab
 from .data import PhotoSet, cutmix
 from .degrade import degrade
@@ -91,10 +92,11 @@ class TrainConfig:
     def __post_init__(self) -> None:  # checked before any photo is loaded
         if self.store_side is not None and self.store_side < self.crop:
             raise ValueError(f"--store-side ({self.store_side}) must be at least --crop ({self.crop})")
-        if not 0 <= self.rotate <= 45:
-            raise ValueError(f"--rotate is the largest turn in degrees, 0 to 45, not {self.rotate}")
-        if not 1 <= self.stretch <= 2:
-            raise ValueError(f"--stretch is the largest ratio of width to height, 1 to 2, not {self.stretch}")
+        if not 0 <= self.rotate <= MAX_ROTATE:
+            raise ValueError(f"--rotate is the largest turn in degrees, 0 to {MAX_ROTATE:g}, not {self.rotate}")
+        if not 1 <= self.stretch <= MAX_STRETCH:
+            raise ValueError(f"--stretch is the largest ratio of width to height, 1 to {MAX_STRETCH:g}, not "
+                             f"{self.stretch}")
         if self.semantic and self.gan:
             raise ValueError("--semantic and --gan do not go together (a NoGAN step has no semantic term)")
         if self.fine_head < 0:
