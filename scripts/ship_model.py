@@ -87,6 +87,13 @@ def crops(cfg: dict) -> str:
             f"least {cfg['crop']} px, {warped + ', ' if warped else ''}resized")
 
 
+def schedule(cfg: dict) -> str:
+    """The learning-rate schedule of the run (``training.loop._lr``), for the card."""
+    warmup = cfg.get("warmup_steps", 0)
+    ramp = f"a linear warm-up over {warmup:,} steps, then " if warmup else ""
+    return f"{ramp}cosine decay to 5% over {cfg['schedule_images']:,} images{retimings(cfg)}"
+
+
 def retimings(cfg: dict) -> str:
     """When the run's decay was re-timed on a resume (``train --schedule-images``): from what, and where."""
     times = [f"at step {step:,}, {into:,} images into the run, from {old:,} images"
@@ -237,8 +244,7 @@ walls and anything else whose colour is not implied by what it is).
 - Loss: cross-entropy on soft-encoded ab (5 nearest bins, sigma 5) with class rebalancing
   lambda {cfg['rebalance_lambda']} (1 would be plain cross-entropy){semantic(cfg)}.
 - {cfg['crop']}x{cfg['crop']} crops ({crops(cfg)}), batch {cfg['batch']},
-  AdamW lr {cfg['lr']}{trained_part(cfg)} with cosine decay over
-  {cfg['schedule_images']:,} images{retimings(cfg)}, EMA of weights (decay {cfg['ema_decay']}),
+  AdamW lr {cfg['lr']}{trained_part(cfg)}, {schedule(cfg)}, EMA of weights (decay {cfg['ema_decay']}),
   weight decay {cfg['weight_decay']}, {regularised(cfg)}.
 - Steps: {extra['steps']:,}; images seen: {extra['images_seen']:,}; CPU time: {extra['cpu_seconds']:,} s
   ({hours:.1f} CPU-hours on a 2-core machine, no GPU).
