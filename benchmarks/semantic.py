@@ -10,7 +10,12 @@ Lite1, and made fair between models: each is run at the temperature and saturati
 agreement towards the grey baseline's. ``--model`` takes a name, folder or file; ``--run`` a run folder or a
 checkpoint file (its EMA weights). The first model is the reference for the paired counts: photos whose class
 another model keeps where the reference loses it (won) and the other way round (lost); the JSON keeps each
-model's per-photo outcome (``kept_lite2``, one digit a photo) for other pairings.
+model's per-photo outcome (``kept_lite2``, one digit a photo) for other pairings. With ``--temperatures`` each
+model is scored at each of those temperatures instead (each at its own matched saturation), a row apiece:
+
+    python benchmarks/semantic.py --model default --temperatures 0.8,0.3,0.38,0.45,0.6,1.0 \
+        --out benchmarks/results/semantic_temperature
+
 Prints a table and writes ``benchmarks/results/semantic.json`` and ``.md``.
 """
 
@@ -39,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int)
     parser.add_argument("--model", action="append", default=[], help="model name, folder or file (repeat)")
     parser.add_argument("--run", action="append", default=[], help="run folder or checkpoint file: its EMA weights")
+    parser.add_argument("--temperatures", help="score each model at each of these temperatures (e.g. 0.8,0.45), "
+                        "each at the saturation matching 90%% of the originals' colourfulness; default: at the better "
+                        "of 0.6 and 1.0")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default=str(RESULTS / "semantic"))
     args = parser.parse_args(argv)
@@ -73,10 +81,16 @@ def main(argv: list[str] | None = None) -> int:
         for i, run in enumerate(args.run):
             path = Path(tmp) / f"{i}.safetensors"
             models[f"{run} ({export_last(run, path):,} images)"] = path
+        settings = []
         for name, path in models.items():
             model, meta = load_model(path)
-            results = validate(model, valset, (0.6, 1.0), matched=True)
-            t, m = best_temperature(results)
+            if args.temperatures:
+                results = validate(model, valset, tuple(float(t) for t in args.temperatures.split(",")), matched=True)
+                settings += [(f"{name}, T {t}", path, meta, t, m) for t, m in results.items()]
+            else:
+                settings.append((name, path, meta, *best_temperature(validate(model, valset, (0.6, 1.0),
+                                                                             matched=True))))
+        for name, path, meta, t, m in settings:
             colouriser = Colouriser.from_pretrained(path, backend="torch", temperature=t,
                                                    saturation=m["saturation_matched"])
             outputs = [colouriser.colourise_rgb(rgb) for rgb in photos]
