@@ -11,7 +11,8 @@ agreement towards the grey baseline's. ``--model`` takes a name, folder or file;
 checkpoint file (its EMA weights). The first model is the reference for the paired counts: photos whose class
 another model keeps where the reference loses it (won) and the other way round (lost); the JSON keeps each
 model's per-photo outcome (``kept_lite2``, one digit a photo) for other pairings. With ``--temperatures`` each
-model is scored at each of those temperatures instead (each at its own matched saturation), a row apiece:
+model is scored at each of those temperatures instead (each at its own matched saturation), a row apiece, the
+first model at the first temperature being the reference (so the shipped default's 0.8 goes first):
 
     python benchmarks/semantic.py --model default --temperatures 0.8,0.3,0.38,0.45,0.6,1.0 \
         --out benchmarks/results/semantic_temperature
@@ -82,10 +83,11 @@ def main(argv: list[str] | None = None) -> int:
             path = Path(tmp) / f"{i}.safetensors"
             models[f"{run} ({export_last(run, path):,} images)"] = path
         settings = []
+        temperatures = tuple(float(t) for t in args.temperatures.split(",")) if args.temperatures else ()
         for name, path in models.items():
             model, meta = load_model(path)
-            if args.temperatures:
-                results = validate(model, valset, tuple(float(t) for t in args.temperatures.split(",")), matched=True)
+            if temperatures:
+                results = validate(model, valset, temperatures, matched=True)
                 settings += [(f"{name}, T {t}", path, meta, t, m) for t, m in results.items()]
             else:
                 settings.append((name, path, meta, *best_temperature(validate(model, valset, (0.6, 1.0),

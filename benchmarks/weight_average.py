@@ -14,6 +14,7 @@ shipped defaults since session 14 hold the same statistics (``--freeze-bn``). Pr
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from pathlib import Path
 
@@ -44,11 +45,13 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     temperatures = tuple(float(t) for t in args.temperatures.split(","))
-    valset = ValSet.load([Path(args.val)], size=256)
-    if args.val_limit:
-        valset = ValSet(valset.images[:args.val_limit])
+    valset = ValSet.load([Path(args.val)], size=256, limit=args.val_limit)
     networks = [load_model(resolve_model(name))[0] for name in args.model]
     states = [net.state_dict() for net in networks]
+    for name, state in zip(args.model, states, strict=True):
+        if state.keys() != states[-1].keys() or any(v.shape != states[-1][k].shape for k, v in state.items()):
+            parser.error(f"{name} and {args.model[-1]} do not have the same architecture: their weights cannot be "
+                         "averaged")
 
     def score(name: str, net: torch.nn.Module, bn_gap: float | None) -> dict:
         results = validate(net, valset, temperatures, matched=True)
@@ -70,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             if "running_" in key:  # batch-norm statistics: averaged too, but their spread says if that is sound
                 gap = max(gap, max(float((s[key] - value).abs().max()) for s in chosen))
             mean[key] = sum(s[key] for s in chosen) / k
-        soup = load_model(resolve_model(args.model[-1]))[0]
+        soup = copy.deepcopy(networks[-1])
         soup.load_state_dict(mean)
         rows.append(score("mean of " + " + ".join(args.model[-k:]), soup, gap))
 
