@@ -41,17 +41,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from colouriser.pipeline import resolve_model
     from colouriser.training.validate import ValSet, best_temperature, validate
-    from colouriser.weights import load_model
+    from colouriser.weights import load_model, mix_weights
 
     torch.set_num_threads(args.threads)
     temperatures = tuple(float(t) for t in args.temperatures.split(","))
     valset = ValSet.load([Path(args.val)], size=256, limit=args.val_limit)
     networks = [load_model(resolve_model(name))[0] for name in args.model]
     states = [net.state_dict() for net in networks]
-    for name, state in zip(args.model, states, strict=True):
-        if state.keys() != states[-1].keys() or any(v.shape != states[-1][k].shape for k, v in state.items()):
-            parser.error(f"{name} and {args.model[-1]} do not have the same architecture: their weights cannot be "
-                         "averaged")
+    try:
+        mix_weights(states, [1 / len(states)] * len(states))
+    except ValueError as e:
+        parser.error(f"{', '.join(args.model)}: {e}")
 
     def score(name: str, net: torch.nn.Module, bn_gap: float | None) -> dict:
         results = validate(net, valset, temperatures, matched=True)
@@ -64,17 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = [score(name, net, None) for name, net in zip(args.model, networks, strict=True)]
     for k in range(2, len(networks) + 1):
         chosen = states[-k:]
-        mean = {}
-        gap = 0.0
-        for key, value in chosen[-1].items():
-            if not value.is_floating_point():
-                mean[key] = value
-                continue
-            if "running_" in key:  # batch-norm statistics: averaged too, but their spread says if that is sound
-                gap = max(gap, max(float((s[key] - value).abs().max()) for s in chosen))
-            mean[key] = sum(s[key] for s in chosen) / k
+        # batch-norm statistics are averaged too, but their spread says whether that is sound
+        gap = max(float((s[key] - value).abs().max()) for key, value in chosen[-1].items() if "running_" in key
+                  for s in chosen)
         soup = copy.deepcopy(networks[-1])
-        soup.load_state_dict(mean)
+        soup.load_state_dict(mix_weights(chosen, [1 / k] * k))
         rows.append(score("mean of " + " + ".join(args.model[-k:]), soup, gap))
 
     names = [f"T {t}" for t in temperatures]

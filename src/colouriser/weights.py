@@ -65,16 +65,26 @@ def load_model(path: Path) -> tuple[nn.Module, dict[str, Any]]:
     return model.eval(), meta
 
 
+def mix_weights(states: list[dict[str, torch.Tensor]], coefficients: list[float]) -> dict[str, torch.Tensor]:
+    """The weighted sum of networks' weights (``coefficients`` summing to 1: their mean, or an interpolation),
+    computed in fp32 and stored in the last state's dtypes; tensors that are not floating point (counters) are the
+    last state's. ValueError if the states are not of one architecture (the same names and shapes)."""
+    last = states[-1]
+    if any(s.keys() != last.keys() or any(s[k].shape != last[k].shape for k in last) for s in states):
+        raise ValueError("the networks do not have the same architecture: their weights cannot be mixed")
+    return {k: sum(c * s[k].float() for c, s in zip(coefficients, states, strict=True)).to(v.dtype)
+            if v.is_floating_point() else v for k, v in last.items()}
+
+
 def interpolate_weights(base: Path, tuned: Path, keep: float) -> None:
     """Rewrite the model file ``tuned`` as ``keep`` x its weights + (1 - ``keep``) x those of ``base`` (the
     model it was fine-tuned from; same architecture), keeping ``tuned``'s metadata. Averaging the weights
     of a fine-tuned model with its start keeps most of what fine-tuning gained while losing far less
     elsewhere (WiSE-FT, Wortsman et al. 2022)."""
-    a, b = load_file(str(base)), load_file(str(tuned))
-    if a.keys() != b.keys() or any(a[k].shape != b[k].shape for k in a):
-        raise ValueError(f"{tuned} and {base} do not have the same architecture")
-    mixed = {k: (keep * b[k].float() + (1 - keep) * a[k].float()).to(b[k].dtype) if b[k].is_floating_point()
-             else b[k] for k in b}
+    try:
+        mixed = mix_weights([load_file(str(base)), load_file(str(tuned))], [1 - keep, keep])
+    except ValueError:
+        raise ValueError(f"{tuned} and {base} do not have the same architecture") from None
     meta = read_metadata(tuned)
     extra = {**meta["extra"], "weight_interpolation": {"base": str(base), "keep": keep}}
     metadata = {"arch": meta["arch"], "config": json.dumps(meta["config"]), "extra": json.dumps(extra)}
