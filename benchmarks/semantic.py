@@ -10,9 +10,12 @@ Lite1, and made fair between models: each is run at the temperature and saturati
 agreement towards the grey baseline's. ``--model`` takes a name, folder or file; ``--run`` a run folder or a
 checkpoint file (its EMA weights). The first model is the reference for the paired counts: photos whose class
 another model keeps where the reference loses it (won) and the other way round (lost); the JSON keeps each
-model's per-photo outcome (``kept_lite2``, one digit a photo) for other pairings. With ``--temperatures`` each
-model is scored at each of those temperatures instead (each at its own matched saturation), a row apiece, the
-first model at the first temperature being the reference (so the shipped default's 0.8 goes first):
+model's per-photo outcome (``kept_lite2``, one digit a photo) for other pairings, and the ImageNet class
+indices Lite2 gave each photo (``original_top1_lite2``; each row's ``top1_lite2``) to see which classes are
+lost (the .md lists them by name, from ``benchmarks/imagenet_classes.txt``: the 1000 class names in index
+order, copied from torchvision 0.28's ``models/_meta.py``, BSD-3-Clause). With ``--temperatures`` each model is scored
+at each of those temperatures instead (each at its own matched saturation), a row apiece, the first model at the
+first temperature being the reference (so the shipped default's 0.8 goes first):
 
     python benchmarks/semantic.py --model default --temperatures 0.8,0.3,0.38,0.45,0.6,1.0 \
         --out benchmarks/results/semantic_temperature
@@ -37,6 +40,18 @@ RESULTS = ROOT / "benchmarks" / "results"
 def digits(flags: list[bool]) -> str:
     """Per-photo outcomes as one digit a photo (1: the class kept)."""
     return "".join("1" if f else "0" for f in flags)
+
+
+def class_changes(classes: list[str], photos: list[str], original: list[int], grey: list[int],
+                  coloured: list[int]) -> list[str]:
+    """Markdown list of the photos whose class the grey photo keeps and the colouring loses, and the other way
+    round, each as 'photo: original class -> what the loser was given'."""
+    lost = [f"{n}: {classes[o]} -> {classes[c]}" for n, o, g, c in zip(photos, original, grey, coloured, strict=True)
+            if g == o != c]
+    won = [f"{n}: {classes[o]} (grey: {classes[g]})" for n, o, g, c in zip(photos, original, grey, coloured,
+                                                                          strict=True) if c == o != g]
+    return ([f"- Kept grey, lost coloured ({len(lost)}):"] + [f"  - {x}" for x in lost]
+            + [f"- Lost grey, kept coloured ({len(won)}):"] + [f"  - {x}" for x in won])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,11 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     photos = [load_image(p).rgb for p in paths]
     judges = {"lite2": ImageNetClassifier("lite2"), "lite1": ImageNetClassifier("lite1")}
     wanted = {j: [c.top1(rgb) for rgb in photos] for j, c in judges.items()}
-    grey = {j: [c.top1(grey_baseline(rgb)) == w for rgb, w in zip(photos, wanted[j], strict=True)]
-            for j, c in judges.items()}
+    grey_top1 = {j: [c.top1(grey_baseline(rgb)) for rgb in photos] for j, c in judges.items()}
+    grey = {j: [t == w for t, w in zip(grey_top1[j], wanted[j], strict=True)] for j in judges}
     rows: list[dict[str, object]] = [{"model": "grey baseline", **{f"same_{j}": float(np.mean(v))
                                                                     for j, v in grey.items()},
-                                      "kept_lite2": digits(grey["lite2"])}]
+                                      "kept_lite2": digits(grey["lite2"]), "top1_lite2": grey_top1["lite2"]}]
     reference: list[bool] | None = None
     with tempfile.TemporaryDirectory() as tmp:
         models = {name: resolve_model(name) for name in args.model}
@@ -96,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
             colouriser = Colouriser.from_pretrained(path, backend="torch", temperature=t,
                                                    saturation=m["saturation_matched"])
             outputs = [colouriser.colourise_rgb(rgb) for rgb in photos]
-            same = {j: [c.top1(out) == w for out, w in zip(outputs, wanted[j], strict=True)]
-                    for j, c in judges.items()}
+            top1 = {j: [c.top1(out) for out in outputs] for j, c in judges.items()}
+            same = {j: [t == w for t, w in zip(top1[j], wanted[j], strict=True)] for j in judges}
             row: dict[str, object] = {
                 "model": name, "images_seen": meta["extra"].get("images_seen"), "temperature": t,
                 "saturation": round(m["saturation_matched"], 3), "score": round(m["checkpoint_score"], 3),
@@ -106,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                                              / np.mean([colourfulness(p) for p in photos])),
                 **{f"same_{j}": float(np.mean(v)) for j, v in same.items()},
                 "kept_lite2": digits(same["lite2"]),  # per photo, for other pairings
+                "top1_lite2": top1["lite2"],  # per photo: which class the colouring was given instead
             }
             if reference is None:
                 reference = same["lite2"]
@@ -128,9 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps({"photos": len(paths), "rows": rows}, indent=2) + "\n")
+    summary = {"photos": len(paths), "names": [p.name for p in paths], "original_top1_lite2": wanted["lite2"],
+               "rows": rows}
+    out.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
+    classes = (ROOT / "benchmarks" / "imagenet_classes.txt").read_text().splitlines()
+    changes = [f"\n### {r['model']}: classes changed against the grey baseline (Lite2)\n\n"
+               + "\n".join(class_changes(classes, summary["names"], wanted["lite2"], grey_top1["lite2"],
+                                          r["top1_lite2"])) for r in rows[1:]]
     out.with_suffix(".md").write_text(f"{len(paths)} validation photos, each model at 90% of the originals' "
-                                      f"colourfulness\n\n{table}\n")
+                                      f"colourfulness\n\n{table}\n" + "".join(changes) + "\n")
     return 0
 
 
