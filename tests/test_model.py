@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from colouriser import models
 from colouriser.bins import in_gamut_bins
+from colouriser.classifier import ImageNetClassifier
 from colouriser.models.efficientnet_lite import build_pretrained, imagenet_input
 from colouriser.models.unet import encoder_config, with_fine_branch
 from colouriser.weights import load_model, read_metadata, save_model
@@ -115,3 +116,13 @@ def test_loading_something_else_fails_clearly(tmp_path: Path) -> None:
     save_file({"x": torch.zeros(2)}, str(path))
     with pytest.raises(ValueError, match="not a colouriser model"):
         load_model(path)
+
+
+def test_the_evaluation_classifier_ranks_the_photos_class_first() -> None:
+    # Lite2 (evaluate's judge, not our encoder): five different classes, the photo's own among them and first.
+    classifier = ImageNetClassifier("lite2")
+    cats = {281, 282, 285}  # tabby, tiger cat, Egyptian cat
+    ranked = classifier.top_classes(skimage.data.chelsea() / 255.0, 5)
+    assert len(ranked) == 5 == len(set(ranked)) and ranked[0] in cats
+    coffee = classifier.top_classes(skimage.data.coffee() / 255.0, 5)
+    assert coffee[0] == 967 and not set(coffee) & cats  # espresso

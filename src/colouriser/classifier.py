@@ -16,9 +16,14 @@ class ImageNetClassifier:
     def __init__(self, variant: str = "lite2") -> None:
         self.net = build_pretrained(variant)
 
-    @torch.inference_mode()
     def top1(self, rgb: np.ndarray) -> int:
-        """Top-1 ImageNet class of an sRGB image (H, W, 3) in 0..1: short side resized, centre crop."""
+        """Top-1 ImageNet class of an sRGB image (H, W, 3) in 0..1."""
+        return self.top_classes(rgb, 1)[0]
+
+    @torch.inference_mode()
+    def top_classes(self, rgb: np.ndarray, k: int = 5) -> list[int]:
+        """The k likeliest ImageNet classes of an sRGB image (H, W, 3) in 0..1, likeliest first: short side
+        resized, centre crop."""
         x = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None]
         h, w = x.shape[-2:]
         scale = INPUT_SIZE / min(h, w)
@@ -26,4 +31,4 @@ class ImageNetClassifier:
                           mode="bilinear", antialias=True, align_corners=False)
         top, left = (x.shape[-2] - INPUT_SIZE) // 2, (x.shape[-1] - INPUT_SIZE) // 2
         x = x[..., top:top + INPUT_SIZE, left:left + INPUT_SIZE]
-        return int(self.net(imagenet_input(x)).argmax(1))
+        return self.net(imagenet_input(x))[0].topk(k).indices.tolist()
