@@ -12,10 +12,12 @@ checkpoint file (its EMA weights). The first model is the reference for the pair
 another model keeps where the reference loses it (won) and the other way round (lost); the JSON keeps each
 model's per-photo outcome (``kept_lite2``, one digit a photo) for other pairings, and the ImageNet class
 indices Lite2 gave each photo (``original_top1_lite2``; each row's ``top1_lite2``) to see which classes are
-lost (the .md lists them by name, from ``benchmarks/imagenet_classes.txt``: the 1000 class names in index
-order, copied from torchvision 0.28's ``models/_meta.py``, BSD-3-Clause). With ``--temperatures`` each model is scored
-at each of those temperatures instead (each at its own matched saturation), a row apiece, the first model at the
-first temperature being the reference (so the shipped default's 0.8 goes first):
+lost. A looser test beside it: is the original's class among Lite2's five likeliest for the output
+(``in_top5_lite2``, per photo ``in_top5_kept_lite2``)? The .md lists the changed classes by name (from
+``benchmarks/imagenet_classes.txt``: the 1000 class names in index order, copied from torchvision 0.28's
+``models/_meta.py``, BSD-3-Clause). With ``--temperatures`` each model is scored at each of those temperatures
+instead (each at its own matched saturation), a row apiece, the first model at the first temperature being the
+reference (so the shipped default's 0.8 goes first):
 
     python benchmarks/semantic.py --model default --temperatures 0.8,0.3,0.38,0.45,0.6,1.0 \
         --out benchmarks/results/semantic_temperature
@@ -54,22 +56,32 @@ def judged(judges: dict[str, Any], images: list[np.ndarray], wanted: dict[str, l
 
 def agreement(judgement: dict[str, dict]) -> dict[str, object]:
     """A row's agreement numbers: the share of photos keeping their class (each judge) and, by Lite2, in the top 5;
-    the per-photo Lite2 outcomes and top-1 classes, for other pairings and to see which classes are lost."""
+    per photo, the Lite2 outcomes (one digit a photo) and top-1 classes, for other pairings and the lists of what
+    is lost."""
     return {**{f"same_{j}": float(np.mean(v)) for j, v in judgement["same"].items()},
             "in_top5_lite2": float(np.mean(judgement["in_top5"]["lite2"])),
-            "kept_lite2": digits(judgement["same"]["lite2"]), "top1_lite2": judgement["top1"]["lite2"]}
+            "kept_lite2": digits(judgement["same"]["lite2"]),
+            "in_top5_kept_lite2": digits(judgement["in_top5"]["lite2"]), "top1_lite2": judgement["top1"]["lite2"]}
 
 
-def class_changes(classes: list[str], photos: list[str], original: list[int], grey: list[int],
-                  coloured: list[int]) -> list[str]:
-    """Markdown list of the photos whose class the grey photo keeps and the colouring loses, and the other way
-    round, each as 'photo: original class -> what the loser was given'."""
-    lost = [f"{n}: {classes[o]} -> {classes[c]}" for n, o, g, c in zip(photos, original, grey, coloured, strict=True)
-            if g == o != c]
-    won = [f"{n}: {classes[o]} (grey: {classes[g]})" for n, o, g, c in zip(photos, original, grey, coloured,
-                                                                          strict=True) if c == o != g]
-    return ([f"- Kept grey, lost coloured ({len(lost)}):"] + [f"  - {x}" for x in lost]
-            + [f"- Lost grey, kept coloured ({len(won)}):"] + [f"  - {x}" for x in won])
+def class_changes(classes: list[str], photos: list[str], original: list[int], grey: dict, coloured: dict) -> str:
+    """Markdown lists of the photos whose class (Lite2's top 1) the grey photo keeps and the colouring loses, the
+    other way round, and those whose class is in grey's top 5 but not the colouring's. ``grey`` and ``coloured``
+    are rows of agreement()."""
+    lines = zip(photos, original, grey["top1_lite2"], coloured["top1_lite2"], grey["in_top5_kept_lite2"],
+                coloured["in_top5_kept_lite2"], strict=True)
+    lost, won, dropped = [], [], []
+    for name, o, g, c, g5, c5 in lines:
+        if g == o != c:
+            lost.append(f"{name}: {classes[o]} -> {classes[c]}")
+        if c == o != g:
+            won.append(f"{name}: {classes[o]} (grey: {classes[g]})")
+        if g5 == "1" and c5 == "0":
+            dropped.append(f"{name}: {classes[o]} -> {classes[c]}")
+    sections = [("Kept grey, lost coloured", lost), ("Lost grey, kept coloured", won),
+                ("In grey's top 5, not in the colouring's (-> its top 1)", dropped)]
+    return "\n".join(f"- {title} ({len(items)}):\n" + "".join(f"  - {x}\n" for x in items)
+                     for title, items in sections)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,10 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     out.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
     classes = (ROOT / "benchmarks" / "imagenet_classes.txt").read_text().splitlines()
     changes = [f"\n### {r['model']}: classes changed against the grey baseline (Lite2)\n\n"
-               + "\n".join(class_changes(classes, summary["names"], wanted["lite2"], rows[0]["top1_lite2"],
-                                          r["top1_lite2"])) for r in rows[1:]]
+               + class_changes(classes, summary["names"], wanted["lite2"], rows[0], r) for r in rows[1:]]
     out.with_suffix(".md").write_text(f"{len(paths)} validation photos, each model at 90% of the originals' "
-                                      f"colourfulness\n\n{table}\n" + "".join(changes) + "\n")
+                                      f"colourfulness\n\n{table}\n" + "".join(changes))
     return 0
 
 
