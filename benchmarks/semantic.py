@@ -47,7 +47,8 @@ def digits(flags: list[bool]) -> str:
 
 def judged(judges: dict[str, Any], images: list[np.ndarray], wanted: dict[str, list[int]]) -> dict[str, dict]:
     """Each judge's top-1 class of each image, whether it is the original's (same), and whether the original's
-    class is among its top 5 (a looser test: top-1 answers on scene photos flip between neighbouring classes)."""
+    class is among its top 5 (a looser test: top-1 answers on scene photos flip between neighbouring classes; only
+    Lite2's is reported)."""
     ranked = {j: [c.top_classes(im, 5) for im in images] for j, c in judges.items()}
     return {"top1": {j: [r[0] for r in rs] for j, rs in ranked.items()},
             "same": {j: [r[0] == w for r, w in zip(rs, wanted[j], strict=True)] for j, rs in ranked.items()},
@@ -68,10 +69,10 @@ def class_changes(classes: list[str], photos: list[str], original: list[int], gr
     """Markdown lists of the photos whose class (Lite2's top 1) the grey photo keeps and the colouring loses, the
     other way round, and those whose class is in grey's top 5 but not the colouring's. ``grey`` and ``coloured``
     are rows of agreement()."""
-    lines = zip(photos, original, grey["top1_lite2"], coloured["top1_lite2"], grey["in_top5_kept_lite2"],
-                coloured["in_top5_kept_lite2"], strict=True)
+    per_photo = zip(photos, original, grey["top1_lite2"], coloured["top1_lite2"], grey["in_top5_kept_lite2"],
+                    coloured["in_top5_kept_lite2"], strict=True)
     lost, won, dropped = [], [], []
-    for name, o, g, c, g5, c5 in lines:
+    for name, o, g, c, g5, c5 in per_photo:
         if g == o != c:
             lost.append(f"{name}: {classes[o]} -> {classes[c]}")
         if c == o != g:
@@ -147,11 +148,12 @@ def main(argv: list[str] | None = None) -> int:
                                              / np.mean([colourfulness(p) for p in photos])),
                 **agreement(judgement),
             }
+            kept = judgement["same"]["lite2"]
             if reference is None:
-                reference = judgement["same"]["lite2"]
+                reference = kept
             else:
-                row["won"] = sum(s and not r for s, r in zip(judgement["same"]["lite2"], reference, strict=True))
-                row["lost"] = sum(r and not s for s, r in zip(judgement["same"]["lite2"], reference, strict=True))
+                row["won"] = sum(k and not r for k, r in zip(kept, reference, strict=True))
+                row["lost"] = sum(r and not k for k, r in zip(kept, reference, strict=True))
             rows.append(row)
             print(json.dumps(row), flush=True)
     lines = ["| model | images seen | T | saturation | score | PSNR | colourfulness | same class (Lite2) | "
