@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from colouriser.pipeline import resolve_model
     from colouriser.training.validate import ValSet, best_temperature, validate
-    from colouriser.weights import load_model, mix_weights
+    from colouriser.weights import check_same_architecture, load_model, mix_weights
 
     torch.set_num_threads(args.threads)
     temperatures = tuple(float(t) for t in args.temperatures.split(","))
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     networks = [load_model(resolve_model(name))[0] for name in args.model]
     states = [net.state_dict() for net in networks]
     try:
-        mix_weights(states, [1 / len(states)] * len(states))
+        check_same_architecture(states)
     except ValueError as e:
         parser.error(f"{', '.join(args.model)}: {e}")
 

@@ -65,13 +65,19 @@ def load_model(path: Path) -> tuple[nn.Module, dict[str, Any]]:
     return model.eval(), meta
 
 
+def check_same_architecture(states: list[dict[str, torch.Tensor]]) -> None:
+    """ValueError unless the networks' weights have the same names and shapes (so they can be mixed)."""
+    last = states[-1]
+    if any(s.keys() != last.keys() or any(s[k].shape != last[k].shape for k in last) for s in states):
+        raise ValueError("the networks do not have the same architecture: their weights cannot be mixed")
+
+
 def mix_weights(states: list[dict[str, torch.Tensor]], coefficients: list[float]) -> dict[str, torch.Tensor]:
     """The weighted sum of networks' weights (``coefficients`` summing to 1: their mean, or an interpolation),
     computed in fp32 and stored in the last state's dtypes; tensors that are not floating point (counters) are the
     last state's. ValueError if the states are not of one architecture (the same names and shapes)."""
+    check_same_architecture(states)
     last = states[-1]
-    if any(s.keys() != last.keys() or any(s[k].shape != last[k].shape for k in last) for s in states):
-        raise ValueError("the networks do not have the same architecture: their weights cannot be mixed")
     return {k: sum(c * s[k].float() for c, s in zip(coefficients, states, strict=True)).to(v.dtype)
             if v.is_floating_point() else v for k, v in last.items()}
 
