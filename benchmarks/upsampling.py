@@ -29,10 +29,32 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from colouriser.pipeline import Prediction
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 METRICS = ("psnr", "delta_e", "colourfulness", "agree")
+
+
+def true_colour_on_grid(rgb: np.ndarray, pred: Prediction) -> torch.Tensor:
+    """The photo's own ab (1, 2, h, w) at the working size, averaged onto the grid the network predicts on (its
+    logits' grid) and brought back bilinearly, as ``decode_ab`` brings the network's colour: the ceiling of any
+    model predicting on that grid."""
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from colouriser.colour import rgb_to_lab
+
+    true_ab = rgb_to_lab(torch.from_numpy(np.ascontiguousarray(rgb, np.float32)).permute(2, 0, 1)[None])[:, 1:]
+    grid = F.interpolate(true_ab, size=pred.logits.shape[-2:], mode="area")
+    return F.interpolate(grid, size=pred.work.shape[-2:], mode="bilinear", align_corners=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,7 +75,6 @@ def main(argv: list[str] | None = None) -> int:
     import torch.nn.functional as F
 
     from colouriser.classifier import ImageNetClassifier
-    from colouriser.colour import rgb_to_lab
     from colouriser.load import load_image
     from colouriser.merge import merge
     from colouriser.metrics import compare
@@ -82,9 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         want = classifier.top1(rgb)
         with torch.inference_mode():
             ours = colouriser.working_colour(pred)
-            true_ab = rgb_to_lab(torch.from_numpy(np.ascontiguousarray(rgb, np.float32)).permute(2, 0, 1)[None])[:, 1:]
-            grid = F.interpolate(true_ab, size=pred.logits.shape[-2:], mode="area")  # where the network predicts
-            true = F.interpolate(grid, size=pred.work.shape[-2:], mode="bilinear", align_corners=False)
+            true = true_colour_on_grid(rgb, pred)
             for src, ab in (("ours", ours), ("true", true)):
                 for spec, up in ups.items():
                     out = merge(pred.light, up(ab, pred.work, pred.light))
