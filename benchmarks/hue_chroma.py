@@ -18,8 +18,10 @@ it, ``Colouriser.working_colour``: temperature, saturation, gamut) and the photo
 
 Each is upsampled as the pipeline does (``upsample.guided_upsample``), merged with the full-resolution lightness
 and judged as ``benchmarks/semantic.py`` judges: EfficientNet-Lite2's top-1 class against the original's (and the
-top 5), Lite1's top-1 as a second opinion; PSNR and colourfulness beside. Where a colour is near grey (chroma
-under 1) it has no hue, and the recombinations keep it grey. Prints a table and writes
+top 5), Lite1's top-1 as a second opinion; PSNR and colourfulness beside. Where the hue's source is near grey (chroma
+under 1: no hue) a recombination keeps our colour, so each swaps one factor only (the share of such pixels is
+reported); every colour is fitted into the sRGB gamut as the pipeline fits ours. The JSON names the weights (file and
+images seen). Prints a table and writes
 ``benchmarks/results/hue_chroma.json`` and ``.md`` (``--out`` another stem).
 """
 
@@ -55,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     from colouriser.load import load_image
     from colouriser.merge import merge
     from colouriser.metrics import colourfulness, psnr
-    from colouriser.pipeline import Colouriser
+    from colouriser.pipeline import Colouriser, resolve_model
+    from colouriser.predict import fit_gamut
     from colouriser.training.data import find_images
     from colouriser.upsample import guided_upsample
 
@@ -65,17 +68,17 @@ def main(argv: list[str] | None = None) -> int:
 
     def recombined(ours: torch.Tensor, true: torch.Tensor) -> dict[str, torch.Tensor]:
         c_ours, c_true = (ab.norm(dim=1, keepdim=True) for ab in (ours, true))
-        hue_ours = torch.where(c_ours < NO_HUE, 0.0, ours / c_ours.clamp(min=NO_HUE))
-        hue_true = torch.where(c_true < NO_HUE, 0.0, true / c_true.clamp(min=NO_HUE))
-        return {"ours": ours, "true on the grid": true, "true hue, our chroma": hue_true * c_ours,
-                "our hue, true chroma": hue_ours * c_true,
-                "true, at our mean chroma": true * (c_ours.mean() / c_true.mean().clamp(min=1e-6)),
+        hue_ours, hue_true = ours / c_ours.clamp(min=NO_HUE), true / c_true.clamp(min=NO_HUE)
+        return {"ours": ours, "true on the grid": true,
+                "true hue, our chroma": torch.where(c_true < NO_HUE, ours, hue_true * c_ours),
+                "our hue, true chroma": torch.where(c_ours < NO_HUE, ours, hue_ours * c_true),
+                "true, at our mean chroma": true * (c_ours.mean() / c_true.mean().clamp(min=NO_HUE)),
                 "grey": torch.zeros_like(ours)}
 
     paths = find_images(Path(args.val))[:args.limit]
     per: dict[str, dict[str, list]] = {v: {"same_lite2": [], "in_top5_lite2": [], "same_lite1": [], "psnr": [],
                                            "colourfulness": []} for v in VARIANTS}
-    original_colourfulness = []
+    original_colourfulness, no_hue_true, no_hue_ours = [], [], []
     for i, path in enumerate(paths):
         rgb = load_image(path).rgb
         wanted = {j: c.top1(rgb) for j, c in judges.items()}
@@ -84,7 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         with torch.inference_mode():
             ours = colouriser.working_colour(pred)
             true = true_colour_on_grid(rgb, pred)
+            no_hue_true.append(float((true.norm(dim=1) < NO_HUE).float().mean()))
+            no_hue_ours.append(float((ours.norm(dim=1) < NO_HUE).float().mean()))
             for name, ab in recombined(ours, true).items():
+                ab = fit_gamut(pred.work, ab)
                 out = merge(pred.light, guided_upsample(ab, pred.work, pred.light))
                 top5 = judges["lite2"].top_classes(out, 5)
                 per[name]["same_lite2"].append(top5[0] == wanted["lite2"])
@@ -111,10 +117,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{table}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    info = {"model": args.model, "photos": len(paths), "names": [p.name for p in paths], "summary": summary}
+    weights = resolve_model(args.model)
+    seen = colouriser.meta.get("extra", {}).get("images_seen") or 0
+    shares = (f"pixels with no hue (chroma under {NO_HUE:g}) at the working size: {np.mean(no_hue_true):.1%} of the "
+              f"true colour's, {np.mean(no_hue_ours):.1%} of ours")
+    print(shares)
+    info = {"model": args.model, "weights": str(weights), "images_seen": seen, "photos": len(paths),
+            "no_hue_true": float(np.mean(no_hue_true)), "no_hue_ours": float(np.mean(no_hue_ours)),
+            "names": [p.name for p in paths], "summary": summary}
     out.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
-    out.with_suffix(".md").write_text(f"{len(paths)} validation photos, model `{args.model}`, colourfulness as a "
-                                      f"share of the originals'\n\n{table}\n")
+    out.with_suffix(".md").write_text(f"{len(paths)} validation photos, model `{args.model}` ({seen:,} images seen), "
+                                      f"colourfulness as a share of the originals'; {shares}\n\n{table}\n")
     return 0
 
 
