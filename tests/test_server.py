@@ -286,9 +286,18 @@ def test_a_request_over_the_time_limit_gets_504_and_its_slot_comes_back() -> Non
         assert r.status_code == 504, r.text
         assert r.json()["error"] == "timeout" and is_sentence(r.json()["detail"])
         assert wait_for(lambda: httpx.get(f"{s.url}/readyz").status_code == 200, timeout=60)
-        ok = httpx.post(f"{s.url}/api/colourise", files={"file": ("a.jpg", grey_photo(64, 48))}, timeout=60)
-        assert ok.status_code == 200
-        assert s.metric('colouriser_rejections_total{reason="timeout"}') == 1
+        # The slot came back: with one worker and no queue, a leaked slot would refuse the next request as busy
+        # (503). A small photo is admitted; whether it also finishes inside 0.1 s depends on the machine's load (a
+        # busy CI machine can miss it), so up to three tries, each admitted, stopping at the first answered in time.
+        statuses = [504]
+        for _ in range(3):
+            statuses.append(httpx.post(f"{s.url}/api/colourise", files={"file": ("a.jpg", grey_photo(64, 48))},
+                                       timeout=60).status_code)
+            if statuses[-1] == 200:
+                break
+        assert set(statuses[1:]) <= {200, 504}, statuses
+        assert s.metric('colouriser_rejections_total{reason="busy"}') == 0
+        assert s.metric('colouriser_rejections_total{reason="timeout"}') == statuses.count(504)
 
 
 def test_sigterm_stops_accepting_finishes_in_flight_work_and_exits() -> None:
