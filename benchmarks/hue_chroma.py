@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT / "src"))
     import numpy as np
     import torch
+    from semantic import digits
     from upsampling import true_colour_on_grid
 
     from colouriser.classifier import ImageNetClassifier
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                          "colourfulness_ratio": float(np.mean(m["colourfulness"]) / np.mean(original_colourfulness)),
                          "won": sum(k and not b for k, b in zip(m["same_lite2"], base, strict=True)),
                          "lost": sum(b and not k for k, b in zip(m["same_lite2"], base, strict=True)),
-                         "kept_lite2": "".join("1" if k else "0" for k in m["same_lite2"])}
+                         "kept_lite2": digits(m["same_lite2"])}
     lines = ["| colour | PSNR dB | colourfulness | same class (Lite2) | in top 5 (Lite2) | same class (Lite1) | "
              "vs ours: won / lost (Lite2) |", "|---|" + "---:|" * 6]
     for name, s in summary.items():
