@@ -235,6 +235,16 @@ def test_output_of_a_non_srgb_photo_is_tagged_srgb(colouriser, fmt: str) -> None
     assert np.abs(_lightness(rgb) - true).mean() < 1.5
 
 
+def test_the_python_api_reads_a_pil_image_through_its_profile(colouriser) -> None:
+    data = _encode(Image.fromarray(_swatches()), "PNG", icc_profile=adobe_rgb_like())
+    with Image.open(io.BytesIO(data)) as im:
+        stored = np.asarray(im).astype(np.float64)
+        out = colouriser(im)
+    true = _true_lightness_adobe(stored)
+    assert np.abs(_lightness(np.asarray(out)) - true).mean() < 1.0  # the values read as sRGB would be 7 L off
+    assert out.info.get("icc_profile") == srgb_icc()
+
+
 def test_output_of_an_srgb_photo_keeps_its_profile(colouriser) -> None:
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     data, _ = colouriser.colourise_file(_encode(Image.fromarray(_swatches()), icc_profile=icc))

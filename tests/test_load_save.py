@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from colouriser.load import MIN_SIDE, ImageError, LoadedImage, _orient, load_image
+from colouriser.load import MIN_SIDE, ImageError, LoadedImage, _orient, load_image, loaded_from_pil
 from colouriser.save import FORMATS, encode_image, extension, output_format, read_provenance, save_image
 
 H, W = 16, 24  # small test images; halves split at x = 8/16 keep JPEG blocks uniform
@@ -265,6 +265,20 @@ def test_exif_orientation_is_applied_and_reset(fmt: str, orientation: int, corne
     assert out[0x010F] == "Camera maker"
     assert out.get_ifd(0x8769)[0x9003] == "1950:06:01 12:00:00"
     assert 256 not in out and 273 not in out  # no TIFF layout tags copied from a TIFF's directory
+
+
+@pytest.mark.parametrize(("orientation", "corner"), [(6, "top-right"), (8, "bottom-left"), (1, "top-left")])
+def test_a_pil_image_in_memory_is_turned_upright_as_a_file_is(orientation: int, corner: str) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    with Image.open(io.BytesIO(_encode(_marked(), "PNG", exif=exif.tobytes()))) as im:
+        loaded = loaded_from_pil(im)
+        assert im.size == (32, 16) and im.getexif()[0x0112] == orientation  # the caller's image is left as it was
+    assert loaded.rgb.shape == ((32, 16, 3) if orientation in (6, 8) else (16, 32, 3))
+    rows = slice(None, 8) if corner.startswith("top") else slice(-8, None)
+    cols = slice(None, 8) if corner.endswith("left") else slice(-8, None)
+    assert loaded.rgb[rows, cols].mean() > 0.9 and loaded.rgb.mean() < 0.2
+    assert loaded.exif is None
 
 
 def test_no_exif_gives_none() -> None:

@@ -69,6 +69,19 @@ def test_settings_change_the_result(colouriser: Colouriser) -> None:
         colouriser(grey, size=8)
 
 
+def test_the_python_api_turns_a_camera_photo_upright(colouriser: Colouriser) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored lying on its side: viewers turn it 90 degrees clockwise
+    buf = io.BytesIO()
+    _grey(skimage.data.coffee()).save(buf, "JPEG", exif=exif.tobytes())
+    with Image.open(buf) as im:
+        out = colouriser(im)
+        upright = im.transpose(Image.Transpose.ROTATE_270)
+    assert out.size == (400, 600) == upright.size
+    light = rgb2lab(np.asarray(out))[..., 0]
+    assert np.abs(light - rgb2lab(np.asarray(upright.convert("RGB")))[..., 0]).mean() < 1.0
+
+
 def test_alpha_is_kept(colouriser: Colouriser) -> None:
     im = _grey(skimage.data.chelsea()).convert("LA")
     alpha = np.zeros(im.size[::-1], np.uint8)

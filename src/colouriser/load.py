@@ -277,14 +277,25 @@ def _decode(im: Image.Image, fp: BinaryIO, max_pixels: int) -> LoadedImage:
     except Exception as e:  # Pillow's plugins raise many kinds of errors on malformed data
         raise ImageError("corrupt", f"the {fmt or 'image'} data is truncated or corrupt: {_one_line(e)}") from e
 
+    im, pixels, alpha, bit_depth, icc = _upright_in_srgb(im, icc, in_place=True)
+    return LoadedImage(pixels, _exif_out(im), icc, fmt, mode, bit_depth, alpha)
+
+
+def _upright_in_srgb(im: Image.Image, icc: bytes | None, in_place: bool
+                     ) -> tuple[Image.Image, np.ndarray, np.ndarray | None, int, bytes | None]:
+    """(the image turned upright by its EXIF orientation, its pixels in sRGB, alpha, bit depth, the ICC profile to
+    write with the pixels). ``in_place`` turns ``im`` itself (a file's image, ours to change); otherwise a copy."""
     with suppress(Exception):  # unreadable EXIF: keep the pixels as stored
-        ImageOps.exif_transpose(im, in_place=True)
+        if in_place:
+            ImageOps.exif_transpose(im, in_place=True)
+        else:
+            im = ImageOps.exif_transpose(im)
     pixels, alpha, bit_depth, converted = _pixels(im)
     if converted:  # CMYK or Lab, already turned into sRGB (through its embedded profile if it had a usable one)
         icc = srgb_icc() if converted == "profile" else None
     else:
         pixels, icc = _in_srgb(pixels, icc)
-    return LoadedImage(pixels, _exif_out(im), icc, fmt, mode, bit_depth, alpha)
+    return im, pixels, alpha, bit_depth, icc
 
 
 def _pixels(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None, int, str | None]:
@@ -621,9 +632,12 @@ def _exif_out(im: Image.Image) -> bytes | None:
 
 
 def loaded_from_pil(im: Image.Image) -> LoadedImage:
-    """A PIL image already in memory (any mode), taken as it is: no EXIF rotation, no metadata kept."""
+    """A PIL image already in memory (any mode), read as :func:`load_image` reads a file: turned upright by its
+    EXIF orientation and its pixels brought into sRGB by its ICC profile, so that a camera's portrait photo comes
+    back upright and an Adobe RGB scan gives its true lightness. The EXIF block is not kept (the caller holds the
+    image and its metadata)."""
     if min(im.size) < MIN_SIDE:
         raise ImageError("too_small", f"the image is only {im.width} x {im.height} pixels; "
                          f"at least {MIN_SIDE} x {MIN_SIDE} is needed")
-    rgb, alpha, bit_depth, _ = _pixels(im)
-    return LoadedImage(rgb, None, None, im.format, im.mode, bit_depth, alpha)
+    _, pixels, alpha, bit_depth, icc = _upright_in_srgb(im, im.info.get("icc_profile") or None, in_place=False)
+    return LoadedImage(pixels, None, icc, im.format, im.mode, bit_depth, alpha)

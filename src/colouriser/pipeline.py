@@ -261,6 +261,8 @@ class Colouriser:
     def __call__(self, image: Image.Image, **options: Any) -> Image.Image:
         loaded = loaded_from_pil(image)
         out = Image.fromarray(self.colourise_uint8(loaded, **options), "RGB")
+        if loaded.icc:  # sRGB: the input's own profile if it was sRGB, else a built-in one after the conversion
+            out.info["icc_profile"] = loaded.icc
         if loaded.alpha is not None:
             out.putalpha(Image.fromarray((loaded.alpha * 255 + 0.5).astype(np.uint8), "L"))
         return out
