@@ -91,7 +91,15 @@ def test_evaluate_reports_against_the_grey_baseline(tmp_path: Path) -> None:
     assert report["grey"]["colourfulness"] < 1 < report["ours"]["colourfulness"]
     assert report["grey"]["grey"] == 1.0 and report["grey"]["dull"] == 1.0
     assert report["original_dull"] == 0.2  # only the faint blue ramp is a dull original
-    assert 0 <= report["classifier"]["ours"] <= 1
+    assert report["classifier"]["ours"] * 5 == pytest.approx(round(report["classifier"]["ours"] * 5))  # of 5 photos
+    from colouriser.classifier import ImageNetClassifier
+    from colouriser.evaluate import grey_baseline
+    from colouriser.load import load_image
+
+    judge = ImageNetClassifier()
+    photos = [load_image(p).rgb for p in sorted(data.iterdir())]
+    kept = [judge.top1(grey_baseline(rgb)) == judge.top1(rgb) for rgb in photos]
+    assert report["classifier"]["grey"] == pytest.approx(np.mean(kept))  # the grey photos' agreement, counted again
     assert report["ours"]["l_error"] < 1.0
     assert (tmp_path / "sheet" / "index.html").read_text().count("<img") == 15
 
