@@ -90,10 +90,24 @@ def test_a_fine_branch_predicts_at_stride_2_and_starts_out_as_the_model_it_is_ad
         assert not torch.allclose(loaded(light, hint_ab, mask), loaded(light), atol=1e-4)
 
 
-def test_weights_round_trip_as_fp16_safetensors_without_pickle(unet: torch.nn.Module, tmp_path: Path) -> None:
+def _no_pickle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every way of unpickling raise, so a load that needs pickle fails the test."""
+    import pickle
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("pickle used to load weights")
+
+    monkeypatch.setattr(pickle, "Unpickler", refuse)
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(torch, "load", refuse)
+
+
+def test_weights_round_trip_as_fp16_safetensors_without_pickle(unet: torch.nn.Module, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "model.safetensors"
     save_model(unet, "unet-effnet-lite", unet.config, path, {"images_seen": 123})
-    assert path.read_bytes()[:8] != b"\x80\x02\x80\x03"  # not a pickle
+    _no_pickle(monkeypatch)
     meta = read_metadata(path)
     assert meta["arch"] == "unet-effnet-lite" and meta["extra"]["images_seen"] == 123
     loaded, _ = load_model(path)
@@ -126,3 +140,18 @@ def test_the_evaluation_classifier_ranks_the_photos_class_first() -> None:
     assert len(ranked) == 5 == len(set(ranked)) and ranked[0] in cats
     coffee = classifier.top_classes(skimage.data.coffee() / 255.0, 5)
     assert coffee[0] == 967 and not set(coffee) & cats  # espresso
+
+
+def test_the_shipped_model_is_fp16_safetensors_and_loads_without_pickle(monkeypatch: pytest.MonkeyPatch) -> None:
+    from safetensors.torch import load_file
+
+    from colouriser import Colouriser
+    from colouriser.pipeline import resolve_model
+
+    path = resolve_model("default")
+    dtypes = {k: v.dtype for k, v in load_file(str(path)).items()}
+    assert dtypes.pop("centres") == torch.float32  # the bin centres stay exact
+    assert set(dtypes.values()) == {torch.float16}
+    _no_pickle(monkeypatch)
+    colouriser = Colouriser.from_pretrained()
+    assert colouriser.colourise_rgb(np.full((32, 32, 3), 0.5, np.float32)).shape == (32, 32, 3)
