@@ -1,3 +1,4 @@
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -15,8 +16,38 @@ from colouriser.colour import lab_to_rgb
 CENTRES = in_gamut_bins()
 
 
+def _displayable_cells_by_numpy(samples: int = 5) -> set[tuple[float, float]]:
+    """The ab cells (grid 10, centres -110..110) in which any of samples x samples points is a displayable sRGB
+    colour at some L in 1..99, worked out apart from the package: the CIE formulas in numpy with scikit-image's D65
+    white and XYZ-to-sRGB matrix (linear RGB in 0..1 is the same test as sRGB in 0..1)."""
+    from skimage.color import lab2xyz
+    from skimage.color.colorconv import rgb_from_xyz
+
+    white = lab2xyz(np.array([[[100.0, 0.0, 0.0]]]))[0, 0]
+    offsets = (np.arange(samples) + 0.5) / samples * 10 - 5
+
+    def f_inverse(t: np.ndarray) -> np.ndarray:
+        return np.where(t > 6 / 29, t**3, 3 * (6 / 29) ** 2 * (t - 4 / 29))
+
+    cells = set()
+    for a0 in np.arange(-110, 111, 10.0):
+        for b0 in np.arange(-110, 111, 10.0):
+            a, b, light = np.meshgrid(a0 + offsets, b0 + offsets, np.arange(1, 100, 1.0), indexing="ij")
+            fy = (light + 16) / 116
+            xyz = np.stack([white[0] * f_inverse(fy + a / 500), white[1] * f_inverse(fy),
+                            white[2] * f_inverse(fy - b / 200)], -1)
+            rgb = xyz @ rgb_from_xyz.T
+            if ((rgb >= 0) & (rgb <= 1)).all(-1).any():
+                cells.add((float(a0), float(b0)))
+    return cells
+
+
+def test_in_gamut_bins_are_exactly_the_displayable_cells() -> None:
+    assert len(CENTRES) == 249  # at grid 10 (Zhang et al. list 313 by their own test of the gamut)
+    assert {tuple(c) for c in CENTRES.tolist()} == _displayable_cells_by_numpy()
+
+
 def test_in_gamut_bins_are_a_grid_of_10_inside_srgb() -> None:
-    assert 200 < len(CENTRES) < 320
     assert torch.all(CENTRES % 10 == 0)
     assert [0.0, 0.0] in CENTRES.tolist()
     assert [100.0, -100.0] not in CENTRES.tolist()  # far outside sRGB
