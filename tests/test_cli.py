@@ -73,6 +73,27 @@ def test_globs_and_output_format(inputs: Path, tmp_path: Path) -> None:
     assert bad.returncode == 2 and "gif" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_the_readmes_main_job_colours_the_bundled_samples(tmp_path: Path) -> None:
+    """``make colourise`` (the README's first set-up command) runs this very command on ``samples/``."""
+    from colouriser.metrics import colourfulness
+    from colouriser.save import read_provenance
+
+    root = Path(__file__).resolve().parents[1]
+    assert "$(VENV)/bin/colouriser colourise samples -o out/samples --overwrite" in (root / "Makefile").read_text()
+    out = tmp_path / "samples"
+    result = run("colourise", "samples", "-o", str(out), "--overwrite", cwd=root)
+    assert result.returncode == 0, result.stderr
+    inputs = sorted(p for p in (root / "samples").iterdir() if p.suffix == ".jpg")
+    assert len(inputs) == 4 and sorted(p.name for p in out.iterdir()) == [p.name for p in inputs]
+    for source in inputs:
+        with Image.open(source) as im, Image.open(out / source.name) as colour:
+            assert colour.size == im.size and colour.mode == "RGB"
+            assert colourfulness(np.asarray(colour) / 255) > 10, source.name
+        provenance = read_provenance(out / source.name)
+        assert provenance["Model"] == "default" and "guess" in provenance["Description"], provenance
+        assert provenance["Weights"].startswith("sha256:") and "training images" in provenance["Weights"]
+
+
 def test_evaluate_reports_against_the_grey_baseline(tmp_path: Path) -> None:
     data = tmp_path / "colour"
     data.mkdir()

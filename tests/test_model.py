@@ -57,6 +57,21 @@ def test_unet_predicts_bins_at_stride_4_and_hints_change_the_output(unet: torch.
         assert unet(torch.rand(1, 1, 50, 70) * 100).shape[-2:] == (13, 18)
 
 
+def test_the_global_branch_feeds_the_pooled_deepest_features_into_the_decoder(unet: torch.nn.Module) -> None:
+    import copy
+
+    light = torch.rand(2, 1, 96, 128) * 100
+    cut = copy.deepcopy(unet)
+    last = cut.global_mlp[-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.zero_()
+        assert not torch.allclose(unet(light), cut(light), atol=1e-3)  # the branch reaches the logits
+        g = unet.global_mlp(unet.encoder.features(torch.cat([(light * 2.55 - 127) / 128,
+                                                             torch.zeros(2, 3, 96, 128)], 1))[-1].mean((2, 3)))
+    assert g.shape == (2, unet.bottleneck[0].out_channels) and not torch.allclose(g[0], g[1])  # one per photo
+
+
 def test_a_fine_branch_predicts_at_stride_2_and_starts_out_as_the_model_it_is_added_to(
         unet: torch.nn.Module, tmp_path: Path) -> None:
     light = torch.rand(2, 1, 96, 128) * 100

@@ -7,7 +7,7 @@ from PIL import Image
 
 from colouriser.models.unet import FINE_BRANCH
 from colouriser.training.data import PhotoSet
-from colouriser.training.loop import CHECKPOINT, LOG, TrainConfig, Trainer, export_last
+from colouriser.training.loop import CHECKPOINT, LOG, TrainConfig, Trainer, estimate_prior, export_last
 from colouriser.training.validate import ValSet
 from colouriser.weights import WEIGHTS_FILE, load_model, read_metadata, save_model
 
@@ -57,6 +57,24 @@ def test_photo_set_drops_grey_photos_and_weights_groups(photo_dirs: tuple[Path, 
     assert photos.weights["more"] / photos.weights["landscapes"] == pytest.approx(2 * np.sqrt(8 / 24))
     batch = photos.batch(5, 48, np.random.default_rng(0))
     assert batch.shape == (5, 3, 48, 48) and batch.min() >= 0 and batch.max() <= 1
+
+
+def test_the_bin_prior_counts_the_colours_as_the_sampler_draws_them() -> None:
+    from colouriser.bins import in_gamut_bins, nearest_bin
+    from colouriser.colour import rgb_to_lab
+
+    centres = in_gamut_bins()
+    colours = {"green": (60, 160, 60), "blue": (40, 80, 200)}
+    photos = PhotoSet({n: [np.full((90, 120, 3), c, np.uint8)] for n, c in colours.items()},
+                      {"green": 0.75, "blue": 0.25}, 0)
+    prior = estimate_prior(photos, centres, np.random.default_rng(0), batches=10, crop=64)
+    assert prior.shape == (len(centres),) and float(prior.sum()) == pytest.approx(1.0)
+    bins = {}
+    for name, colour in colours.items():
+        ab = rgb_to_lab(torch.tensor(colour, dtype=torch.float32).reshape(1, 3, 1, 1) / 255)[:, 1:]
+        bins[name] = int(nearest_bin(ab, centres))
+    assert float(prior[bins["green"]] + prior[bins["blue"]]) == pytest.approx(1.0)  # no other colour drawn
+    assert float(prior[bins["green"]]) == pytest.approx(0.75, abs=0.1)  # drawn by the groups' weights
 
 
 def test_crops_take_the_asked_share_of_the_photo_and_never_fewer_pixels_than_the_crop() -> None:

@@ -127,6 +127,7 @@ class Colouriser:
         self.network = network or self.model
         self.meta = meta
         self.name = name
+        self.weights_sha256: str | None = None  # of the weights file, when loaded from one (provenance)
         chosen = meta.get("extra", {}).get("defaults", {})
         self.settings = settings or Settings(
             size=int(chosen.get("size", DEFAULT_SIZE)),
@@ -146,7 +147,9 @@ class Colouriser:
         model, meta = load_model(path)
         name = path.parent.name if path.name == WEIGHTS_FILE else path.stem
         threads = configure_threads(threads) if threads else configure_threads(torch.get_num_threads())
-        inst = cls(model, meta, name, network=_onnx_network(path, backend, threads))
+        digest = weights_digest(path)
+        inst = cls(model, meta, name, network=_onnx_network(path, digest, backend, threads))
+        inst.weights_sha256 = digest
         for key, value in settings.items():
             if value is not None:
                 setattr(inst.settings, key, value)
@@ -164,7 +167,13 @@ class Colouriser:
         return "onnx" if isinstance(self.network, OnnxNetwork) else "torch"
 
     def provenance(self) -> dict[str, str]:
-        return {"Software": f"colouriser {__version__}", "Model": self.name, "Description": ESTIMATED}
+        """What made the colours: the software, the model's name and which weights exactly (a name such as
+        "default" has named many), and that the colours are a guess."""
+        named = {"Software": f"colouriser {__version__}", "Model": self.name}
+        if self.weights_sha256:
+            seen = self.meta.get("extra", {}).get("images_seen")
+            named["Weights"] = f"sha256:{self.weights_sha256[:16]}" + (f" ({seen:,} training images)" if seen else "")
+        return {**named, "Description": ESTIMATED}
 
     # -- the pipeline ------------------------------------------------------------------------------
     def predict(self, rgb: np.ndarray, size: int | None = None, hints: list[Hint] | None = None) -> Prediction:
@@ -310,7 +319,7 @@ class Colouriser:
         _, data, used = self.encode_outputs(source, fmt, quality, **options)[0]
         return data, used
 
-def _onnx_network(weights: Path, backend: str | None, threads: int) -> OnnxNetwork | None:
+def _onnx_network(weights: Path, digest: str, backend: str | None, threads: int) -> OnnxNetwork | None:
     """The ONNX Runtime session to use instead of torch, or None (see ``Colouriser.from_pretrained``)."""
     backend = backend or os.environ.get("COLOURISER_BACKEND") or "auto"
     if backend not in BACKENDS:
@@ -323,7 +332,7 @@ def _onnx_network(weights: Path, backend: str | None, threads: int) -> OnnxNetwo
     if not onnx_path.is_file():
         raise FileNotFoundError(f"no {ONNX_FILE} beside {weights}: run colouriser export first")
     network = OnnxNetwork(onnx_path, threads)
-    if network.digest not in (None, weights_digest(weights)):
+    if network.digest not in (None, digest):
         message = f"{onnx_path} was exported from other weights than {weights.name}; export it again"
         if backend == "onnx":
             raise ValueError(message)
