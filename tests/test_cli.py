@@ -275,8 +275,9 @@ def test_out_of_range_options_are_refused(option: str, value: str, says: str, tm
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and not (tmp_path / "out").exists()
-    line = err.strip().splitlines()[-1]
+    [line] = err.strip().splitlines()  # one line, no usage block
     assert line.startswith("colouriser colourise: error: argument") and option in line and says in line, err
+    assert line.endswith("(see colouriser colourise --help)")
 
 
 def test_edge_values_are_accepted(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import argparse
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__
 from .training import MAX_ROTATE, MAX_STRETCH
@@ -327,8 +327,16 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: what is wrong and where to look, not the usage block (subcommands' parsers
+    are of this class too, as argparse makes them of their parent's)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="colouriser", description="Colourise black-and-white photographs.")
+    parser = _Parser(prog="colouriser", description="Colourise black-and-white photographs.")
     parser.add_argument("--version", action="version", version=f"colouriser {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
