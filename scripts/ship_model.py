@@ -267,6 +267,7 @@ colour reference): colourfulness {hist['ours']['colourfulness']:.1f}, left grey 
 L error {hist['ours']['l_error']:.2f}.
 
 {gan_section(cfg)}
+{TRAINING_DATA}
 ## Limits
 Trained on about 14,000 modern photos, last in crops resized to {cfg['crop']}x{cfg['crop']} (a third of draws are
 face crops; see docs/quality.md for earlier runs' crops); it has never seen an old photograph in colour.
@@ -274,6 +275,34 @@ Expect warm, sepia-leaning skin and wood, blue skies, green foliage, and guesses
 """
     (target / CARD_FILE).write_text(card)
     print(card)
+
+
+TRAINING_DATA = """## Training data and its terms
+The training photos (from `../shared/data/SOURCES.md`, which has each folder's repository and commit; none of them
+is in this repository) and the validation photos that picked the checkpoint and the defaults:
+
+| folder | photos | what | terms |
+|---|---:|---|---|
+| faces | 9,780 | 200x200 face crops, all ages (UTKFace) | non-commercial research |
+| imagenet | 1,000 | one ImageNet photo per class | ImageNet terms, research |
+| rooms_places365 | 919 | indoor rooms (Places365) | research and education |
+| people_ccp | 800 | one person on a city street (Clothing Co-Parsing) | research; photo copyright unstated |
+| camvid | 468 | Cambridge street scenes (CamVid) | research |
+| bsds | 400 | nature, animals, people, buildings (BSDS500) | research |
+| people_humanseg | 284 | people in streets, families, groups | unclear (web photos, GRAZ-01) |
+| people_wider | 190 | parades, crowds, events (WIDER FACE) | non-commercial research |
+| urban100 | 100 | buildings | research |
+| sun80 | 80 | scene categories (SUN) | research |
+| people_indiagroups | 40 | groups, markets, streets | unclear (web photos) |
+| people_pennfudan | 40 | pedestrians (Penn-Fudan) | research |
+| set14 | 19 | Set14 and Set5 test photos | research |
+| validation: bsds, camvid | 100, 78 | BSDS500 val, CamVid test | research |
+
+The project's code and these weights are offered under Apache-2.0, but most of the photos they were learnt from are
+published for research only and some for non-commercial use only. Whether weights trained on such photos carry
+those terms is not settled; anyone using the model commercially should check the terms of the sources above (or
+fine-tune on photos they hold the rights to, README: Fine-tune on your own collection).
+"""
 
 
 def resolution(config: dict) -> str:
