@@ -264,7 +264,8 @@ walls and anything else whose colour is not implied by what it is).
 
 `colouriser evaluate --data ../shared/data/historical` ({hist['images']} real black-and-white photos, no
 colour reference): colourfulness {hist['ours']['colourfulness']:.1f}, left grey {hist['ours']['grey']:.0%},
-L error {hist['ours']['l_error']:.2f}.
+L error {hist['ours']['l_error']:.2f}, pixels more than 1 L off the input (colour clipped into sRGB at the merge)
+{hist['ours']['l_off']:.3%} (validation: {val['ours']['l_off']:.3%}).
 
 {gan_section(cfg)}
 {TRAINING_DATA}

@@ -121,7 +121,8 @@ def test_evaluate_reports_against_the_grey_baseline(tmp_path: Path) -> None:
     photos = [load_image(p).rgb for p in sorted(data.iterdir())]
     kept = [judge.top1(grey_baseline(rgb)) == judge.top1(rgb) for rgb in photos]
     assert report["classifier"]["grey"] == pytest.approx(np.mean(kept))  # the grey photos' agreement, counted again
-    assert report["ours"]["l_error"] < 1.0
+    assert report["ours"]["l_error"] < 1.0 and 0 <= report["ours"]["l_off"] < 0.01
+    assert report["grey"]["l_off"] == 0.0  # grey is always inside sRGB: nothing clipped
     assert (tmp_path / "sheet" / "index.html").read_text().count("<img") == 15
 
 

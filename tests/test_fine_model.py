@@ -63,7 +63,6 @@ def test_variants_of_a_fine_model_vary_over_regions_as_large_as_a_coarse_models(
 
 
 def test_a_fine_model_exports_to_onnx_and_gives_the_torch_logits(fine_dir: Path) -> None:
-    pytest.importorskip("onnxruntime")
     from colouriser.onnx_backend import ONNX_FILE, OnnxNetwork
 
     assert main(["export", "--model", str(fine_dir)]) == 0

@@ -149,7 +149,7 @@ def test_grey_pixels_with_an_rgb_profile_are_the_neutral_colours_of_that_profile
 
 
 def test_16bit_rgb_tiff_is_converted() -> None:
-    tifffile = pytest.importorskip("tifffile")
+    import tifffile
     swatches16 = _swatches().astype(np.uint16) * 257
     buffer = io.BytesIO()
     tifffile.imwrite(buffer, swatches16, photometric="rgb", iccprofile=adobe_rgb_like())

@@ -156,7 +156,7 @@ def test_cmyk_with_unusable_profile_falls_back_to_plain_conversion() -> None:
 
 
 def test_16bit_big_endian_tiff() -> None:
-    tifffile = pytest.importorskip("tifffile")
+    import tifffile
     values = (np.arange(64 * 32, dtype=np.uint32) * 31 % 65536).astype(np.uint16).reshape(32, 64)
     buffer = io.BytesIO()
     tifffile.imwrite(buffer, values, byteorder=">")
@@ -167,7 +167,7 @@ def test_16bit_big_endian_tiff() -> None:
 
 @pytest.mark.parametrize("planar", [False, True])
 def test_16bit_rgb_tiff_keeps_precision(planar: bool) -> None:
-    tifffile = pytest.importorskip("tifffile")
+    import tifffile
     rgb16 = np.random.default_rng(1).integers(0, 65536, (12, 20, 3), dtype=np.uint16)
     buffer = io.BytesIO()
     if planar:
@@ -180,7 +180,7 @@ def test_16bit_rgb_tiff_keeps_precision(planar: bool) -> None:
 
 
 def test_16bit_rgb_tiff_without_tifffile(monkeypatch: pytest.MonkeyPatch) -> None:
-    tifffile = pytest.importorskip("tifffile")
+    import tifffile
     rgb16 = np.random.default_rng(2).integers(0, 65536, (12, 20, 3), dtype=np.uint16)
     chunky, planar = io.BytesIO(), io.BytesIO()
     tifffile.imwrite(chunky, rgb16, photometric="rgb")
@@ -194,7 +194,7 @@ def test_16bit_rgb_tiff_without_tifffile(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_16bit_rgb_tiff_orientation() -> None:
-    tifffile = pytest.importorskip("tifffile")
+    import tifffile
     rgb16 = np.zeros((16, 32, 3), np.uint16)
     rgb16[:8, :8] = 65535
     buffer = io.BytesIO()

@@ -58,3 +58,16 @@ def test_grey_baseline_keeps_the_lightness_and_has_no_colour() -> None:
     itself = compare(photo, photo)
     assert itself["psnr"] == 100.0 and itself["delta_e"] == pytest.approx(0.0) and itself["auc"] == 1.0
     assert itself["grey"] == 0.0  # random colours: far above the grey line's mean chroma
+
+
+def test_the_share_of_pixels_off_the_input_lightness() -> None:
+    from colouriser.evaluate import _l_errors
+
+    photo = np.full((16, 10, 3), 0.4)
+    off = photo.copy()
+    off[:4] += 0.2  # a quarter of the rows much lighter (about 20 L)
+    off[4:8, :, 0] += 0.002  # a hair redder: under 1 L, not counted
+    numbers = _l_errors(off, photo)
+    assert numbers["l_off"] == pytest.approx(0.25)
+    assert 0.25 * 15 < numbers["l_error"] < 0.25 * 25
+    assert _l_errors(photo, photo) == {"l_error": 0.0, "l_off": 0.0}

@@ -58,5 +58,6 @@ def test_shipped_card_matches_its_weights() -> None:
     cfg = extra["train_config"]
     flat = " ".join(text.split())  # the card wraps its lines
     assert f"lambda {cfg['rebalance_lambda']}" in flat
+    assert "## Training data and its terms" in text and "non-commercial research" in text  # what it was learnt from
     assert f"AdamW lr {cfg['lr']}{card.trained_part(cfg)}, {card.schedule(cfg)}, EMA" in flat
     assert f"{cfg['crop']}x{cfg['crop']} crops ({card.crops(cfg)})" in flat

@@ -7,9 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
-
 from colouriser import Colouriser
 from colouriser.cli import main
 from colouriser.onnx_backend import ONNX_FILE, OnnxNetwork

@@ -91,13 +91,22 @@ def test_alpha_is_kept(colouriser: Colouriser) -> None:
     assert out.mode == "RGBA" and np.array_equal(np.asarray(out)[..., 3], alpha)
 
 
-@pytest.mark.parametrize(("fmt", "mode"), [("JPEG", "L"), ("PNG", "I;16"), ("TIFF", "I;16"), ("TIFF", "L"),
-                                           ("BMP", "RGB"), ("WEBP", "RGB"), ("JPEG", "CMYK"), ("PNG", "P")])
+@pytest.mark.parametrize(("fmt", "mode"), [
+    ("JPEG", "L"), ("JPEG", "CMYK"), ("PNG", "1"), ("PNG", "LA"), ("PNG", "P"), ("PNG", "RGBA"), ("PNG", "I;16"),
+    ("TIFF", "L"), ("TIFF", "I;16"), ("TIFF", "RGB;16"), ("TIFF", "CMYK"), ("BMP", "RGB"), ("WEBP", "RGB"),
+    ("WEBP", "RGBA")])
 def test_every_format_comes_back_at_full_size_with_provenance(colouriser: Colouriser, fmt: str, mode: str) -> None:
     grey = np.asarray(_grey(skimage.data.coffee()))[:201, :303]  # odd sizes
-    im = Image.fromarray(grey.astype(np.uint16) * 257) if mode == "I;16" else Image.fromarray(grey).convert(mode)
     buf = io.BytesIO()
-    im.save(buf, fmt)
+    if mode == "RGB;16":  # 16-bit RGB TIFF: Pillow cannot write one
+        import tifffile
+
+        tifffile.imwrite(buf, np.repeat(grey[..., None].astype(np.uint16) * 257, 3, 2), photometric="rgb")
+    else:
+        im = Image.fromarray(grey.astype(np.uint16) * 257) if mode == "I;16" else Image.fromarray(grey).convert(mode)
+        if mode in ("LA", "RGBA"):
+            im.putalpha(Image.fromarray(np.where(np.arange(303) < 150, 255, 128).astype(np.uint8)[None].repeat(201, 0)))
+        im.save(buf, fmt, **({"lossless": True} if fmt == "WEBP" else {}))
     data, used = colouriser.colourise_file(buf.getvalue())
     assert used == fmt
     out = load_image(data)
@@ -105,8 +114,10 @@ def test_every_format_comes_back_at_full_size_with_provenance(colouriser: Colour
     if fmt != "BMP":
         prov = read_provenance(data)
         assert "guess" in prov["Description"] and prov["Software"].startswith("colouriser")
-    src_l = rgb2lab(load_image(buf.getvalue()).rgb)[..., 0]
-    assert np.abs(rgb2lab(out.rgb)[..., 0] - src_l).mean() < 1.0
+    src = load_image(buf.getvalue())
+    assert np.abs(rgb2lab(out.rgb)[..., 0] - rgb2lab(src.rgb)[..., 0]).mean() < 1.0
+    if src.alpha is not None:  # the alpha comes back where the format holds it
+        assert out.alpha is not None and np.abs(out.alpha - src.alpha).max() < 1 / 255 + 1e-6
 
 
 def test_exif_orientation_is_honoured(colouriser: Colouriser) -> None:

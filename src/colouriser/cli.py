@@ -211,17 +211,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     table = Table(title=f"{report.images} photos from {', '.join(args.data)}{hinted}")
     table.add_column("")
     names = [("psnr", "PSNR dB"), ("colourfulness", "colourfulness"), ("delta_e", "delta E 2000"),
-             ("auc", "AuC ab"), ("grey", "left grey"), ("dull", "dull"), ("l_error", "L error")]
+             ("auc", "AuC ab"), ("grey", "left grey"), ("dull", "dull"), ("l_error", "L error"),
+             ("l_off", "L off > 1")]
     if not report.has_reference:
-        names = [("colourfulness", "colourfulness"), ("grey", "left grey"), ("dull", "dull"), ("l_error", "L error")]
+        names = [("colourfulness", "colourfulness"), ("grey", "left grey"), ("dull", "dull"), ("l_error", "L error"),
+                 ("l_off", "L off > 1")]
     for _, label in names:
         table.add_column(label, justify="right")
     extra = report.classifier
     if extra:
         table.add_column("same class", justify="right")
     for who, row in (("colouriser", report.ours), ("grey baseline", report.grey)):
-        cells = [f"{row[k]:.0%}" if k in ("grey", "dull") else f"{row[k]:.3f}" if k == "auc" else f"{row[k]:.2f}"
-                 for k, _ in names]
+        cells = [f"{row[k]:.0%}" if k in ("grey", "dull") else f"{row[k]:.3%}" if k == "l_off"
+                 else f"{row[k]:.3f}" if k == "auc" else f"{row[k]:.2f}" for k, _ in names]
         if extra:
             cells.append(f"{extra['ours' if who == 'colouriser' else 'grey']:.1%}")
         table.add_row(who, *cells)

@@ -22,7 +22,7 @@ from .pipeline import Colouriser
 from .prepare import lightness
 from .training.data import find_images
 
-METRICS = ("psnr", "colourfulness", "delta_e", "auc", "grey", "dull", "l_error")
+METRICS = ("psnr", "colourfulness", "delta_e", "auc", "grey", "dull", "l_error", "l_off")
 
 
 @dataclass
@@ -47,9 +47,12 @@ def grey_baseline(rgb: np.ndarray) -> np.ndarray:
     return lab_to_rgb(torch.cat([light, torch.zeros(1, 2, *light.shape[-2:])], 1))[0].permute(1, 2, 0).numpy()
 
 
-def _l_error(output: np.ndarray, original: np.ndarray) -> float:
-    """Mean absolute difference of CIE L between output and input, on 0..100."""
-    return float((lightness(output) - lightness(original)).abs().mean())
+def _l_errors(output: np.ndarray, original: np.ndarray) -> dict[str, float]:
+    """``l_error``: the mean absolute difference of CIE L between output and input, on 0..100; ``l_off``: the share
+    of pixels more than 1 L off, where the merge had to clip a colour outside sRGB (a blotch, not the mean's
+    rounding)."""
+    diff = (lightness(output) - lightness(original)).abs()
+    return {"l_error": float(diff.mean()), "l_off": float((diff > 1).float().mean())}
 
 
 def _hint_error(output: np.ndarray, hints: list[Hint]) -> float:
@@ -98,7 +101,8 @@ def evaluate(colouriser: Colouriser, folders: Iterable[Path], limit: int | None 
             hint_errors.append(_hint_error(output, hints))
         grey = grey_baseline(original)
         m_ours, m_grey = compare(output, original), compare(grey, original)
-        m_ours["l_error"], m_grey["l_error"] = _l_error(output, original), _l_error(grey, original)
+        m_ours.update(_l_errors(output, original))
+        m_grey.update(_l_errors(grey, original))
         rows_ours.append(m_ours)
         rows_grey.append(m_grey)
         if classifier is not None:
