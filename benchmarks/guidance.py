@@ -4,8 +4,10 @@
 
 - hints: PSNR with 10 hints sampled from the original (Zhang et al. 2017) against the automatic result,
   and the ab error at the hinted points;
-- variants: mean CIEDE2000 between the N colourings of each photo, and their L error;
-- a contact sheet (docs/confidence.jpg): photo, colouring and confidence map side by side.
+- variants: mean CIEDE2000 between the N colourings of each photo, and their L error.
+
+(The README's docs/confidence.jpg, colourings beside their confidence maps, was made here from validation photos
+until session 23; `scripts/ship_model.py` now makes it from the bundled samples with each shipped model.)
 """
 
 from __future__ import annotations
@@ -18,8 +20,6 @@ from pathlib import Path
 import numpy as np
 from skimage.color import rgb2lab
 
-from colouriser.evaluate import contact_sheet
-from colouriser.heatmap import heatmap
 from colouriser.hints import sample_hints
 from colouriser.load import load_image
 from colouriser.metrics import delta_e, psnr
@@ -35,13 +35,11 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=60)
     p.add_argument("--hints", type=int, default=10)
     p.add_argument("--variants", type=int, default=3)
-    p.add_argument("--sheet", default=str(ROOT / "docs" / "confidence.jpg"))
     args = p.parse_args()
     colouriser = Colouriser.from_pretrained()
     paths = find_images(Path(args.data))
     paths = evenly_spaced(paths, args.limit)
     rows = []
-    sheet = []
     for i, path in enumerate(paths):
         rgb = load_image(path).rgb
         pred = colouriser.predict(rgb)
@@ -57,8 +55,6 @@ def main() -> None:
             "variant_delta_e": float(np.mean([delta_e(a, b) for a, b in combinations(variants, 2)])),
             "variant_l_error": float(np.mean([np.abs(v[..., 0] - light).mean() for v in variants])),
         })
-        if len(sheet) < 6 and i % max(1, len(paths) // 6) == 0:
-            sheet.append((path.name, auto, heatmap(colouriser.confidence(pred))))
     summary = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
     summary["photos"] = len(rows)
     summary["hint_gain_db"] = summary["psnr_hinted"] - summary["psnr_auto"]
@@ -67,7 +63,6 @@ def main() -> None:
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "guidance.json").write_text(json.dumps({"summary": summary, "rows": rows}, indent=1))
-    contact_sheet(sheet, Path(args.sheet), columns=2, cell=300)
 
 
 if __name__ == "__main__":

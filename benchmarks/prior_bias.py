@@ -1,6 +1,8 @@
 """Does undoing the class rebalancing at decode time keep the classifier's class more often?
 
     python benchmarks/prior_bias.py --model default --strengths 1,2 --threads 1
+    python benchmarks/prior_bias.py --model default --lambdas 0.5,0.7 --threads 1 \
+        --out benchmarks/results/semantic_lambda
 
 Training weights each pixel's loss by the rebalancing weight w of its colour's bin, which pushes the predicted
 distribution towards rare colours by about a factor w per bin (Zhang et al. 2016). Are those rare colours what
@@ -10,7 +12,10 @@ whose logits the fine branch's are added to after a bilinear resize that keeps a
 the corrected distribution (s = 1 undoes the rebalancing as far as the factor-w reading holds; s = 2 goes on
 towards the common colours), w being the model's own (from the bin prior and lambda in its metadata). Then
 ``benchmarks/semantic.py`` scores the model and each variant at ``--temperature``, each at the saturation giving
-90% of the originals' colourfulness. Writes the variants to ``--work`` and the results to
+90% of the originals' colourfulness. With ``--lambdas`` each variant is instead re-weighted from the rebalancing
+lambda the model was trained at to another (``+ log w(other) - log w(trained)``; lambda 1 is s = 1): by the same
+reading, the colour a model trained at that lambda would give, a cheap first look at the lambda the issue asks to
+tune (a run trained at it would have learnt more than its weights). Writes the variants to ``--work`` and the results to
 ``benchmarks/results/semantic_prior_bias.json`` and ``.md`` (semantic.py's tables).
 """
 
@@ -24,8 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def write_variants(model_path: Path, strengths: list[float], work: Path) -> list[Path]:
-    """The model with -s * log(w) added to its bin head's bias, one file a strength."""
+def write_variants(model_path: Path, strengths: list[float], work: Path, lambdas: list[float] | None = None
+                   ) -> list[Path]:
+    """The model with -s * log(w) added to its bin head's bias, one file a strength; or, for each of ``lambdas``,
+    with log w(lambda) - log w(the model's lambda)."""
     import torch
 
     from colouriser.bins import rebalancing_weights
@@ -33,15 +40,22 @@ def write_variants(model_path: Path, strengths: list[float], work: Path) -> list
 
     base, meta = load_model(model_path)
     lam = meta["extra"]["train_config"]["rebalance_lambda"]
-    log_w = rebalancing_weights(torch.tensor(meta["extra"]["prior"]), lam, centres=base.centres).log()
+    prior = torch.tensor(meta["extra"]["prior"])
+
+    def log_w(lam: float) -> torch.Tensor:
+        return rebalancing_weights(prior, lam, centres=base.centres).log()
+
+    biases = {f"prior_bias_{s:g}": -s * log_w(lam) for s in strengths}
+    if lambdas:
+        biases = {f"lambda_{other:g}": log_w(other) - log_w(lam) for other in lambdas}
     work.mkdir(parents=True, exist_ok=True)
     paths = []
-    for s in strengths:
+    for name, bias in biases.items():
         model, _ = load_model(model_path)
         with torch.no_grad():
-            model.head.bias -= s * log_w
-        path = work / f"prior_bias_{s:g}.safetensors"
-        save_model(model, meta["arch"], meta["config"], path, {**meta["extra"], "prior_bias": s})
+            model.head.bias += bias
+        path = work / f"{name}.safetensors"
+        save_model(model, meta["arch"], meta["config"], path, {**meta["extra"], "decode_bias": name})
         paths.append(path)
     return paths
 
@@ -50,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="default", help="model name, folder or file")
     parser.add_argument("--strengths", default="1,2", help="comma-separated strengths s of the correction")
+    parser.add_argument("--lambdas", help="comma-separated rebalancing lambdas to re-weight to, instead of strengths")
     parser.add_argument("--temperature", default="0.8")
     parser.add_argument("--val", default=str(ROOT.parent / "shared/data/val"))
     parser.add_argument("--limit", type=int)
@@ -65,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     from colouriser.pipeline import resolve_model
 
     model = resolve_model(args.model)
-    variants = write_variants(model, [float(s) for s in args.strengths.split(",")], Path(args.work))
+    lambdas = [float(x) for x in args.lambdas.split(",")] if args.lambdas else None
+    variants = write_variants(model, [float(s) for s in args.strengths.split(",")], Path(args.work), lambdas)
     argv2 = ["--val", args.val, "--model", str(model), "--temperatures", args.temperature,
              "--threads", str(args.threads), "--out", args.out]
     for path in variants:

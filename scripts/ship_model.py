@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from colouriser.evaluate import contact_sheet, evaluate
+from colouriser.heatmap import heatmap
 from colouriser.load import load_image
 from colouriser.pipeline import PACKAGE_MODELS, Colouriser
 from colouriser.prepare import DEFAULT_SIZE
@@ -203,6 +204,7 @@ def main() -> None:
         rgb = load_image(path).rgb
         pairs.append((path.name, rgb, colouriser.colourise_rgb(rgb)))
     contact_sheet(pairs, ROOT / "docs" / "historical.jpg", columns=3, cell=300)
+    confidence_sheet(colouriser, ROOT / "docs" / "confidence.jpg")
     (target / "evaluation.json").write_text(json.dumps({"val": val, "historical": hist}, indent=1))
 
     cfg = extra["train_config"]
@@ -304,6 +306,16 @@ published for research only and some for non-commercial use only. Whether weight
 those terms is not settled; anyone using the model commercially should check the terms of the sources above (or
 fine-tune on photos they hold the rights to, README: Fine-tune on your own collection).
 """
+
+
+def confidence_sheet(colouriser: Colouriser, path: Path) -> Path:
+    """The README's colourings beside their confidence maps, made from the bundled samples (scikit-image's photos,
+    greyed, which we may publish: not the validation photos, which stay out of the repository)."""
+    sheet = []
+    for sample in sorted((ROOT / "samples").glob("*.jpg")):
+        pred = colouriser.predict(load_image(sample).rgb)
+        sheet.append((sample.name, colouriser.render(pred), heatmap(colouriser.confidence(pred))))
+    return contact_sheet(sheet, path, columns=2, cell=300)
 
 
 def resolution(config: dict) -> str:
