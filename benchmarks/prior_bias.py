@@ -33,6 +33,8 @@ def write_variants(model_path: Path, strengths: list[float], work: Path, lambdas
                    ) -> list[Path]:
     """The model with -s * log(w) added to its bin head's bias, one file a strength; or, for each of ``lambdas``,
     with log w(lambda) - log w(the model's lambda)."""
+    import copy
+
     import torch
 
     from colouriser.bins import rebalancing_weights
@@ -45,13 +47,14 @@ def write_variants(model_path: Path, strengths: list[float], work: Path, lambdas
     def log_w(lam: float) -> torch.Tensor:
         return rebalancing_weights(prior, lam, centres=base.centres).log()
 
-    biases = {f"prior_bias_{s:g}": -s * log_w(lam) for s in strengths}
     if lambdas:
         biases = {f"lambda_{other:g}": log_w(other) - log_w(lam) for other in lambdas}
+    else:
+        biases = {f"prior_bias_{s:g}": -s * log_w(lam) for s in strengths}
     work.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, bias in biases.items():
-        model, _ = load_model(model_path)
+        model = copy.deepcopy(base)
         with torch.no_grad():
             model.head.bias += bias
         path = work / f"{name}.safetensors"

@@ -67,7 +67,7 @@ def test_the_share_of_pixels_off_the_input_lightness() -> None:
     off = photo.copy()
     off[:4] += 0.2  # a quarter of the rows much lighter (about 20 L)
     off[4:8, :, 0] += 0.002  # a hair redder: under 1 L, not counted
-    numbers = _l_errors(off, photo)
+    numbers = _l_errors(off, lightness(photo))
     assert numbers["l_off"] == pytest.approx(0.25)
     assert 0.25 * 15 < numbers["l_error"] < 0.25 * 25
-    assert _l_errors(photo, photo) == {"l_error": 0.0, "l_off": 0.0}
+    assert _l_errors(photo, lightness(photo)) == {"l_error": 0.0, "l_off": 0.0}
