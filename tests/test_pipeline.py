@@ -223,17 +223,18 @@ def test_unknown_model_is_a_clear_error() -> None:
 
 
 def test_a_boosted_colouring_stays_in_gamut_at_the_input_lightness(colouriser: Colouriser) -> None:
-    """Saturation 2 pushes many colours out of sRGB. They must lose chroma along their own hue at the working size,
-    not be clipped per RGB channel at full resolution (which shifts lightness and hue into blotches): the output's
-    lightness stays the input's nearly everywhere (clipped after the fit, 1.9% of the astronaut's pixels were
-    more than 1 L off; fitted after the saturation, 0.8%, at edges where the upsampling overshoots)."""
+    """Saturation 2 pushes many colours out of sRGB. They must lose chroma along their own hue, not be clipped per
+    RGB channel at full resolution (which shifts lightness and hue into blotches): the output's lightness is the
+    input's everywhere, to the rounding of 8-bit output (clipped after the fit, 1.9% of the astronaut's pixels were
+    more than 1 L off; fitted at the working size after the saturation, 0.8%, at edges where the upsampling
+    overshoots; with the merge fitting those pixels too, none is more than 1 off)."""
     for name in ("astronaut", "coffee"):
         grey = _grey(getattr(skimage.data, name)())
         lightness = rgb2lab(np.asarray(grey.convert("RGB")) / 255)[..., 0]
         for saturation in (1.0, 2.0):
             out = np.asarray(colouriser(grey, saturation=saturation)) / 255
             error = np.abs(rgb2lab(out)[..., 0] - lightness)
-            assert (error > 1).mean() < 0.012 and error.mean() < 0.2, (name, saturation)
+            assert error.max() < 1 and error.mean() < 0.1, (name, saturation)
 
 
 def test_flip_average_colours_a_mirrored_photo_as_the_mirror_of_its_colouring() -> None:

@@ -38,8 +38,13 @@ def linear_to_srgb(lin: torch.Tensor) -> torch.Tensor:
 
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     """sRGB in 0..1 -> CIE Lab (D65)."""
-    xyz = _mix(_RGB_TO_XYZ, srgb_to_linear(rgb))
-    xyz = xyz / _WHITE.to(rgb.dtype).view(3, 1, 1)
+    return linear_to_lab(srgb_to_linear(rgb))
+
+
+def linear_to_lab(lin: torch.Tensor) -> torch.Tensor:
+    """Linear-light RGB (sRGB primaries) -> CIE Lab (D65)."""
+    xyz = _mix(_RGB_TO_XYZ, lin)
+    xyz = xyz / _WHITE.to(lin.dtype).view(3, 1, 1)
     f = torch.where(xyz > _EPS, xyz.clamp(min=_EPS) ** (1 / 3), (_KAPPA * xyz + 16) / 116)
     fx, fy, fz = f.unbind(-3)
     lab = torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], dim=-3)

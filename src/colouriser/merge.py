@@ -4,6 +4,11 @@
 straight into a band of the (preallocated) output; uint8 output skips the sRGB gamma's power function
 by a lookup on the linear value (65536 steps: the result differs from rounding the exact value only
 where that lies within 1/40 of a level of a rounding boundary).
+
+The gamut is fitted at the working size, but the full-resolution lightness differs from the working one
+at edges and in fine texture, so some pixels fall outside sRGB there, and clipping each RGB channel would
+shift their lightness and hue (0.05-0.1% of a photo's pixels by more than 1 L: small blotches).
+:func:`_fit_outliers` shrinks those pixels' chroma instead, hue and lightness kept.
 """
 
 from __future__ import annotations
@@ -13,18 +18,23 @@ from functools import cache
 import numpy as np
 import torch
 
-from .colour import lab_to_linear, linear_to_srgb
+from .colour import lab_to_linear, linear_to_lab, linear_to_srgb
 
 MAX_CHROMA = 110.0
 _LINEAR_STEPS = 65535
+_GAMUT_TOL = 1e-4  # linear RGB this far outside 0..1 counts as inside
+MAX_CLIP_SHIFT = 0.5  # a pixel whose lightness and hue clipping would move further (CIE76, chroma left out) is fitted
 
 
 def merge(light: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
     """L (1, 1, H, W) + ab (1, 2, H, W) -> sRGB (H, W, 3) float32 in 0..1, the whole image at once (the
     pipeline's banded :func:`merge_rows` gives the same). ab is capped at the bins' chroma before the conversion
-    back, and whatever still falls outside sRGB is clipped (little: the gamut is fitted at the working size).
+    back, and a pixel still outside sRGB whose lightness or hue clipping would move has its chroma shrunk until it
+    fits (few: the gamut is fitted at the working size).
     """
-    lin = lab_to_linear(torch.cat([light, _limit(ab, 1)], 1))[0]
+    ab = _limit(ab, 1)[0]
+    lin = lab_to_linear(torch.cat([light[0], ab], 0))
+    _fit_outliers(light[0, 0], ab, lin)
     return linear_to_srgb(lin.clamp_(0, 1)).permute(1, 2, 0).numpy()
 
 
@@ -33,8 +43,9 @@ def merge_rows(light: torch.Tensor, coef: torch.Tensor, out: np.ndarray) -> None
     sRGB written into ``out`` (h, W, 3), uint8 (0..255) or float32 (0..1). The saturation is applied before,
     at the working size, where the gamut is fitted after it."""
     ab = torch.addcmul(coef[2:], coef[:2], light / 100)
-    lab = torch.cat([light[None], _limit(ab, 0)], 0)
-    lin = lab_to_linear(lab)
+    ab = _limit(ab, 0)
+    lin = lab_to_linear(torch.cat([light[None], ab], 0))
+    _fit_outliers(light, ab, lin)
     target = torch.from_numpy(out)
     if out.dtype == np.uint8:
         index = lin.clamp_(0, 1).mul_(_LINEAR_STEPS).add_(0.5).to(torch.int32)
@@ -48,6 +59,49 @@ def _limit(ab: torch.Tensor, dim: int) -> torch.Tensor:
     a, b = ab.unbind(dim)
     chroma = torch.hypot(a, b).unsqueeze(dim)  # not norm(dim=...): a strided reduction, 50x slower here
     return ab * (MAX_CHROMA / chroma.clamp_(min=MAX_CHROMA))
+
+
+def _fit_outliers(light: torch.Tensor, ab: torch.Tensor, lin: torch.Tensor, steps: int = 8) -> int:
+    """L (h, W), ab (2, h, W) and their linear RGB (3, h, W): where clipping ``lin`` to 0..1 would move a pixel's
+    lightness or hue by more than MAX_CLIP_SHIFT, recompute it in place from the chroma shrunk by bisection
+    (``steps`` halvings, from the inside) until it fits, at the pixel's own lightness and hue. Grey (chroma 0)
+    always fits. Returns how many pixels were fitted.
+
+    About 5% of a photo's pixels lie a hair outside (the working-size fit leaves colours on the gamut's edge, and
+    upsampling spreads them either side); clipping those moves nothing visible, and fitting them all took chroma
+    from dark photos (one validation photo lost a fifth of its mean chroma) and doubled the merge's time. The
+    ones worth fitting are under 1%: a min/max over the band finds the candidates, and only they are converted."""
+    low, high = torch.aminmax(lin, dim=0)
+    rows, cols = torch.nonzero((low < -_GAMUT_TOL) | (high > 1 + _GAMUT_TOL), as_tuple=True)
+    if len(rows) == 0:
+        return 0
+    wanted = torch.cat([light[rows, cols][None], ab[:, rows, cols]], 0)  # (3, n): L, a, b
+    clipped = linear_to_lab(lin[:, rows, cols].unsqueeze(-1).clamp(0, 1))[..., 0]
+    shifted = _lightness_and_hue_shift(wanted, clipped) > MAX_CLIP_SHIFT
+    rows, cols = rows[shifted], cols[shifted]
+    if len(rows) == 0:
+        return 0
+    pixel_light = light[rows, cols].view(1, -1, 1)  # the pixels to fit as a (·, n, 1) image
+    pixel_ab = ab[:, rows, cols].unsqueeze(-1)
+    lo = torch.zeros_like(pixel_light)
+    hi = torch.ones_like(pixel_light)
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        rgb = lab_to_linear(torch.cat([pixel_light, pixel_ab * mid], 0))
+        inside = ((rgb >= -_GAMUT_TOL) & (rgb <= 1 + _GAMUT_TOL)).all(0, keepdim=True)
+        lo = torch.where(inside, mid, lo)
+        hi = torch.where(inside, hi, mid)
+    lin[:, rows, cols] = lab_to_linear(torch.cat([pixel_light, pixel_ab * lo], 0))[..., 0]
+    return len(rows)
+
+
+def _lightness_and_hue_shift(lab: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    """sqrt(dL^2 + dH^2) between Lab colours (3, n): the CIE76 difference without its chroma part (dH is the
+    CIE hue difference, in ab units)."""
+    d_light = lab[0] - other[0]
+    d_chroma = torch.hypot(lab[1], lab[2]) - torch.hypot(other[1], other[2])
+    d_hue_squared = ((lab[1:] - other[1:]) ** 2).sum(0) - d_chroma**2
+    return (d_light**2 + d_hue_squared.clamp(min=0)).sqrt()
 
 
 @cache

@@ -1,0 +1,48 @@
+"""The full-resolution merge: colours outside sRGB lose chroma at their own lightness and hue, never clipped."""
+
+import numpy as np
+import torch
+from skimage.color import rgb2lab
+
+from colouriser.colour import lab_to_rgb
+from colouriser.merge import MAX_CLIP_SHIFT, merge, merge_rows
+
+
+def _out_of_gamut() -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(0)
+    light = torch.rand(1, 1, 48, 64, generator=gen) * 100
+    hue = torch.rand(1, 1, 48, 64, generator=gen) * 2 * np.pi
+    chroma = torch.rand(1, 1, 48, 64, generator=gen) * 100  # under the bins' cap: most are outside sRGB
+    return light, torch.cat([chroma * hue.cos(), chroma * hue.sin()], 1)
+
+
+def _shift(light: torch.Tensor, ab: torch.Tensor, rgb: np.ndarray) -> np.ndarray:
+    """sqrt(dL^2 + dH^2) of the sRGB result against the Lab asked for, by scikit-image's conversion."""
+    lab = rgb2lab(rgb.astype(np.float64))
+    want_l, want_a, want_b = light[0, 0].numpy(), ab[0, 0].numpy(), ab[0, 1].numpy()
+    d_chroma = np.hypot(want_a, want_b) - np.hypot(lab[..., 1], lab[..., 2])
+    d_hue_sq = (want_a - lab[..., 1]) ** 2 + (want_b - lab[..., 2]) ** 2 - d_chroma**2
+    return np.sqrt((want_l - lab[..., 0]) ** 2 + np.clip(d_hue_sq, 0, None))
+
+
+def test_colours_outside_srgb_keep_their_lightness_and_hue() -> None:
+    light, ab = _out_of_gamut()
+    clipped = lab_to_rgb(torch.cat([light, ab], 1))[0].permute(1, 2, 0).numpy()  # per-channel clip
+    assert (_shift(light, ab, clipped) > 1).mean() > 0.3  # what a clip does to these colours
+    out = merge(light, ab)
+    seen = light[0, 0].numpy() > 2  # at L under 2 (black) the gamut tolerance alone moves the hue a little
+    assert _shift(light, ab, out)[seen].max() < MAX_CLIP_SHIFT + 0.05
+    lab = rgb2lab(out.astype(np.float64))
+    assert (np.hypot(lab[..., 1], lab[..., 2]) <= np.hypot(*ab[0].numpy()) + 0.5).all()  # shrunk, never pushed
+    assert np.hypot(lab[..., 1], lab[..., 2]).mean() > 15  # and not simply greyed
+
+
+def test_banded_merge_fits_the_same_way_in_uint8_and_float() -> None:
+    light, ab = _out_of_gamut()
+    coef = torch.cat([torch.zeros_like(ab[0]), ab[0]], 0)  # A = 0, b = ab: the band's colour is ab itself
+    as_float = np.empty((48, 64, 3), np.float32)
+    merge_rows(light[0, 0], coef, as_float)
+    np.testing.assert_allclose(as_float, merge(light, ab), atol=1e-5)
+    as_bytes = np.empty((48, 64, 3), np.uint8)
+    merge_rows(light[0, 0], coef, as_bytes)
+    assert np.abs(rgb2lab(as_bytes / 255)[..., 0] - light[0, 0].numpy()).max() < MAX_CLIP_SHIFT + 0.5  # + rounding
