@@ -15,6 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+import skimage.data
+from skimage.color import rgb2gray
+
 from colouriser.evaluate import contact_sheet, evaluate
 from colouriser.heatmap import heatmap
 from colouriser.load import load_image
@@ -266,7 +270,8 @@ walls and anything else whose colour is not implied by what it is).
 
 `colouriser evaluate --data ../shared/data/historical` ({hist['images']} real black-and-white photos, no
 colour reference): colourfulness {hist['ours']['colourfulness']:.1f}, left grey {hist['ours']['grey']:.0%},
-L error {hist['ours']['l_error']:.2f}, pixels more than 1 L off the input (colour clipped into sRGB at the merge)
+L error {hist['ours']['l_error']:.2f}, pixels more than 1 L off the input (where clipping into sRGB would move a colour;
+the merge fits those pixels instead)
 {hist['ours']['l_off']:.3%} (validation: {val['ours']['l_off']:.3%}).
 
 {gan_section(cfg)}
@@ -309,12 +314,15 @@ fine-tune on photos they hold the rights to, README: Fine-tune on your own colle
 
 
 def confidence_sheet(colouriser: Colouriser, path: Path) -> Path:
-    """The README's colourings beside their confidence maps, made from the bundled samples (scikit-image's photos,
-    greyed, which we may publish: not the validation photos, which stay out of the repository)."""
+    """The README's colourings beside their confidence maps, made from scikit-image's photos, greyed, which we may
+    publish (not the validation photos, which stay out of the repository): the bundled samples but the sepia copy
+    of chelsea (it gets the same colours), and scikit-image's rocket (public domain, SpaceX) in its place."""
+    photos = [(p.name, load_image(p).rgb) for p in sorted((ROOT / "samples").glob("*.jpg")) if "sepia" not in p.stem]
+    photos.append(("rocket.jpg", np.repeat(rgb2gray(skimage.data.rocket())[..., None], 3, 2).astype(np.float32)))
     sheet = []
-    for sample in sorted((ROOT / "samples").glob("*.jpg")):
-        pred = colouriser.predict(load_image(sample).rgb)
-        sheet.append((sample.name, colouriser.render(pred), heatmap(colouriser.confidence(pred))))
+    for name, rgb in photos:
+        pred = colouriser.predict(rgb)
+        sheet.append((name, colouriser.render(pred), heatmap(colouriser.confidence(pred))))
     return contact_sheet(sheet, path, columns=2, cell=300)
 
 
