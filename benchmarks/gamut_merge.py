@@ -5,13 +5,14 @@
 
 The colour is fitted into sRGB at the working size, but at full resolution the guided filter's ``A * L + b``
 meets a lightness the working size did not have (edges, fine texture), so a few pixels fall outside sRGB again.
-``merge._fit_outliers`` shrinks their chroma at their own lightness and hue; clipping per channel moves their
-lightness and hue instead. Each photo is predicted once and rendered both ways from the same prediction; per
-folder: PSNR to the original (colour folders only), colourfulness (Hasler & Suesstrunk), mean chroma and the
-lowest photo's (evaluate calls under 3 "left grey"), the share of pixels more than 1 L off the input, and the
-share of pixels the fit worked on (those whose lightness clipping would move by more than
-``merge.MAX_CLIP_SHIFT``). Speed: the whole render (upsampling and merge, uint8) of one photo resized to
-``--speed-mpx`` megapixels, both ways interleaved, median of ``--repeats``; the ratio is the number to read.
+``merge._fit_outliers`` shrinks the chroma of those whose lightness and hue a clip would visibly move, at their
+own lightness and hue; clipping per channel moves their lightness and hue instead. Each photo is predicted once
+and rendered both ways from the same prediction; per folder: PSNR to the original (colour folders only),
+colourfulness (Hasler & Suesstrunk), mean chroma and the lowest photo's (evaluate calls under 3 "left grey"), the
+share of pixels more than 1 L off the input, and the share of pixels the fit worked on (those whose lightness and
+hue clipping would move by more than ``merge.MAX_CLIP_SHIFT``). Speed: the whole render (upsampling and merge,
+uint8) of one photo resized to ``--speed-mpx`` megapixels, both ways interleaved, median of ``--repeats``; the
+ratio is the number to read.
 Prints a table and writes ``benchmarks/results/gamut_merge.json`` and ``.md`` (``--out`` another stem).
 """
 
@@ -48,13 +49,13 @@ def merged(way: str, counter: list[int] | None = None) -> Iterator[None]:
     """Render with the gamut fit (counting the pixels it works on) or with plain per-channel clipping."""
     real: Callable[..., int] = merge_module._fit_outliers
 
-    def counting(*args: Any) -> int:
-        fitted = real(*args)
+    def counting(*args: Any, **kwargs: Any) -> int:
+        fitted = real(*args, **kwargs)
         if counter is not None:
             counter[0] += fitted
         return fitted
 
-    merge_module._fit_outliers = counting if way == "fit" else (lambda *args: 0)
+    merge_module._fit_outliers = counting if way == "fit" else (lambda *args, **kwargs: 0)
     try:
         yield
     finally:

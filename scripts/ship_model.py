@@ -315,9 +315,11 @@ fine-tune on photos they hold the rights to, README: Fine-tune on your own colle
 
 def confidence_sheet(colouriser: Colouriser, path: Path) -> Path:
     """The README's colourings beside their confidence maps, made from scikit-image's photos, greyed, which we may
-    publish (not the validation photos, which stay out of the repository): the bundled samples but the sepia copy
-    of chelsea (it gets the same colours), and scikit-image's rocket (public domain, SpaceX) in its place."""
-    photos = [(p.name, load_image(p).rgb) for p in sorted((ROOT / "samples").glob("*.jpg")) if "sepia" not in p.stem]
+    publish (not the validation photos, which stay out of the repository): the bundled samples except
+    chelsea_sepia.jpg (a sepia copy of chelsea.jpg, which gets the same colours), and scikit-image's rocket (public
+    domain, SpaceX) in its place."""
+    photos = [(p.name, load_image(p).rgb) for p in sorted((ROOT / "samples").glob("*.jpg"))
+              if p.name != "chelsea_sepia.jpg"]
     photos.append(("rocket.jpg", np.repeat(rgb2gray(skimage.data.rocket())[..., None], 3, 2).astype(np.float32)))
     sheet = []
     for name, rgb in photos:

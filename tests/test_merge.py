@@ -4,8 +4,8 @@ import numpy as np
 import torch
 from skimage.color import rgb2lab
 
-from colouriser.colour import lab_to_rgb
-from colouriser.merge import MAX_CLIP_SHIFT, merge, merge_rows
+from colouriser.colour import lab_to_linear, lab_to_rgb
+from colouriser.merge import MAX_CLIP_SHIFT, _fit_outliers, merge, merge_rows
 
 
 def _out_of_gamut() -> tuple[torch.Tensor, torch.Tensor]:
@@ -46,3 +46,20 @@ def test_banded_merge_fits_the_same_way_in_uint8_and_float() -> None:
     as_bytes = np.empty((48, 64, 3), np.uint8)
     merge_rows(light[0, 0], coef, as_bytes)
     assert np.abs(rgb2lab(as_bytes / 255)[..., 0] - light[0, 0].numpy()).max() < MAX_CLIP_SHIFT + 0.5  # + rounding
+
+
+def test_only_the_pixels_a_clip_would_visibly_move_are_fitted() -> None:
+    """A hair outside sRGB, a clip moves nothing visible and keeps the chroma: such pixels are left to it (fitting
+    them all took a fifth of a dark photo's chroma); far outside, the pixel is fitted."""
+    light = torch.tensor([[50.0, 50.0]])
+    ab = torch.zeros(2, 1, 2)
+    ab[:, 0, 0] = torch.tensor([0.0, -1.0])  # blue: find the chroma where it just leaves sRGB at L 50
+    edge = next(c for c in np.arange(1, 150, 0.05) if lab_to_linear(torch.cat([light[:, :1][None], ab[:, :, :1] * c]))
+                .min() < -2e-4)
+    ab[:, 0, 0] *= float(edge)  # a hair outside
+    ab[:, 0, 1] = torch.tensor([0.0, -1.0]) * 120  # far outside
+    lin = lab_to_linear(torch.cat([light[None], ab], 0))
+    before = lin.clone()
+    assert _fit_outliers(light, ab, lin) == 1
+    assert torch.equal(lin[:, 0, 0], before[:, 0, 0])  # left for the clip
+    assert not torch.equal(lin[:, 0, 1], before[:, 0, 1]) and lin[:, 0, 1].min() > -2e-4  # fitted

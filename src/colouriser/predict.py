@@ -60,19 +60,19 @@ def lift_chroma(light: torch.Tensor, ab: torch.Tensor, floor: float = CHROMA_FLO
     return lifted
 
 
-def fit_gamut(light: torch.Tensor, ab: torch.Tensor, steps: int = 6) -> torch.Tensor:
-    """Shrink each pixel's chroma (hue kept) until L+ab is a displayable sRGB colour.
+def fit_gamut(light: torch.Tensor, ab: torch.Tensor, steps: int = 6, tol: float = 1e-3) -> torch.Tensor:
+    """Shrink each pixel's chroma (hue kept) until L+ab is a displayable sRGB colour (within ``tol`` of 0..1).
 
     Done at the working size so that the full-resolution merge has next to nothing left to clip.
     """
     lo = torch.zeros_like(light)
     hi = torch.ones_like(light)
-    ok = _in_gamut(light, ab)
+    ok = _in_gamut(light, ab, tol)
     if bool(ok.all()):
         return ab
     for _ in range(steps):  # bisection on the chroma factor, only where out of gamut
         mid = (lo + hi) / 2
-        inside = _in_gamut(light, ab * mid)
+        inside = _in_gamut(light, ab * mid, tol)
         lo = torch.where(inside, mid, lo)
         hi = torch.where(inside, hi, mid)
     return torch.where(ok, ab, ab * lo)
