@@ -34,8 +34,10 @@ from skimage.color import rgb2lab
 
 from colouriser import Colouriser
 from colouriser import merge as merge_module
+from colouriser.evaluate import lightness_errors
 from colouriser.load import load_image
 from colouriser.metrics import colourfulness, mean_chroma, psnr
+from colouriser.prepare import lightness
 from colouriser.training.data import find_images
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,14 +71,13 @@ def quality(colouriser: Colouriser, folder: Path, limit: int | None) -> dict[str
     for path in find_images(folder)[:limit]:
         rgb = load_image(path).rgb
         pred = colouriser.predict(rgb)
-        light_in = rgb2lab(rgb)[..., 0]
-        pixels += light_in.size
+        light_in = lightness(rgb)
+        pixels += light_in.numel()
         for way in WAYS:
             with merged(way, fitted if way == "fit" else None):
                 out = colouriser.render(pred)
-            lab = rgb2lab(out)
-            rows[way].append((psnr(out, rgb), colourfulness(out), mean_chroma(lab),
-                              float((np.abs(lab[..., 0] - light_in) > 1).mean())))
+            rows[way].append((psnr(out, rgb), colourfulness(out), mean_chroma(rgb2lab(out)),
+                              lightness_errors(out, light_in)["l_off"]))  # as evaluate counts it
     result = {}
     for way in WAYS:
         a = np.array(rows[way])

@@ -61,13 +61,13 @@ def test_grey_baseline_keeps_the_lightness_and_has_no_colour() -> None:
 
 
 def test_the_share_of_pixels_off_the_input_lightness() -> None:
-    from colouriser.evaluate import _l_errors
+    from colouriser.evaluate import lightness_errors
 
     photo = np.full((16, 10, 3), 0.4)
     off = photo.copy()
     off[:4] += 0.2  # a quarter of the rows much lighter (about 20 L)
     off[4:8, :, 0] += 0.002  # a hair redder: under 1 L, not counted
-    numbers = _l_errors(off, lightness(photo))
+    numbers = lightness_errors(off, lightness(photo))
     assert numbers["l_off"] == pytest.approx(0.25)
     assert 0.25 * 15 < numbers["l_error"] < 0.25 * 25
-    assert _l_errors(photo, lightness(photo)) == {"l_error": 0.0, "l_off": 0.0}
+    assert lightness_errors(photo, lightness(photo)) == {"l_error": 0.0, "l_off": 0.0}

@@ -213,9 +213,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     names = [("psnr", "PSNR dB"), ("colourfulness", "colourfulness"), ("delta_e", "delta E 2000"),
              ("auc", "AuC ab"), ("grey", "left grey"), ("dull", "dull"), ("l_error", "L error"),
              ("l_off", "L off > 1")]
-    if not report.has_reference:
-        names = [("colourfulness", "colourfulness"), ("grey", "left grey"), ("dull", "dull"), ("l_error", "L error"),
-                 ("l_off", "L off > 1")]
+    if not report.has_reference:  # no colour original: only the numbers about the output itself
+        names = [(key, label) for key, label in names if key not in ("psnr", "delta_e", "auc")]
     for _, label in names:
         table.add_column(label, justify="right")
     extra = report.classifier

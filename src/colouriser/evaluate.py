@@ -47,7 +47,7 @@ def grey_baseline(rgb: np.ndarray) -> np.ndarray:
     return lab_to_rgb(torch.cat([light, torch.zeros(1, 2, *light.shape[-2:])], 1))[0].permute(1, 2, 0).numpy()
 
 
-def _l_errors(output: np.ndarray, light_in: torch.Tensor) -> dict[str, float]:
+def lightness_errors(output: np.ndarray, light_in: torch.Tensor) -> dict[str, float]:
     """``l_error``: the mean absolute difference of CIE L between output and input (``light_in``, the input's
     :func:`lightness`, worked out once a photo), on 0..100; ``l_off``: the share of pixels more than 1 L off, where
     the merge had to clip a colour outside sRGB (a blotch, not the mean's rounding)."""
@@ -102,8 +102,8 @@ def evaluate(colouriser: Colouriser, folders: Iterable[Path], limit: int | None 
         grey = grey_baseline(original)
         m_ours, m_grey = compare(output, original), compare(grey, original)
         light_in = lightness(original)
-        m_ours.update(_l_errors(output, light_in))
-        m_grey.update(_l_errors(grey, light_in))
+        m_ours.update(lightness_errors(output, light_in))
+        m_grey.update(lightness_errors(grey, light_in))
         rows_ours.append(m_ours)
         rows_grey.append(m_grey)
         if classifier is not None:
