@@ -5,7 +5,7 @@
 
 The colour is fitted into sRGB at the working size, but at full resolution the guided filter's ``A * L + b``
 meets a lightness the working size did not have (edges, fine texture), so a few pixels fall outside sRGB again.
-``merge._fit_outliers`` shrinks the chroma of those whose lightness and hue a clip would visibly move, at their
+``merge.BandedMerge`` shrinks the chroma of those whose lightness and hue a clip would visibly move, at their
 own lightness and hue; clipping per channel moves their lightness and hue instead. Each photo is predicted once
 and rendered both ways from the same prediction; per folder: PSNR to the original (colour folders only),
 colourfulness (Hasler & Suesstrunk), mean chroma and the lowest photo's (evaluate calls under 3 "left grey"), the
@@ -22,7 +22,7 @@ import argparse
 import json
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -49,19 +49,26 @@ WAYS = ("fit", "clip")
 @contextmanager
 def merged(way: str, counter: list[int] | None = None) -> Iterator[None]:
     """Render with the gamut fit (counting the pixels it works on) or with plain per-channel clipping."""
-    real: Callable[..., int] = merge_module._fit_outliers
+    select, finish = merge_module._pixels_to_fit, merge_module.BandedMerge.finish
 
-    def counting(*args: Any, **kwargs: Any) -> int:
-        fitted = real(*args, **kwargs)
+    def counting(self: merge_module.BandedMerge) -> int:
+        fitted = finish(self)
         if counter is not None:
             counter[0] += fitted
         return fitted
 
-    merge_module._fit_outliers = counting if way == "fit" else (lambda *args, **kwargs: 0)
+    def none(*args: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        nowhere = torch.empty(0, dtype=torch.long)
+        return nowhere, nowhere, torch.empty(3, 0)
+
+    if way == "fit":
+        merge_module.BandedMerge.finish = counting  # type: ignore[method-assign]
+    else:
+        merge_module._pixels_to_fit = none
     try:
         yield
     finally:
-        merge_module._fit_outliers = real
+        merge_module._pixels_to_fit, merge_module.BandedMerge.finish = select, finish  # type: ignore[method-assign]
 
 
 def quality(colouriser: Colouriser, folder: Path, limit: int | None) -> dict[str, dict[str, float]]:

@@ -5,7 +5,7 @@ import torch
 from skimage.color import rgb2lab
 
 from colouriser.colour import lab_to_linear, lab_to_rgb
-from colouriser.merge import MAX_CLIP_SHIFT, _fit_outliers, merge, merge_rows
+from colouriser.merge import MAX_CLIP_SHIFT, BandedMerge, _fitted, _pixels_to_fit, merge
 
 
 def _out_of_gamut() -> tuple[torch.Tensor, torch.Tensor]:
@@ -37,15 +37,31 @@ def test_colours_outside_srgb_keep_their_lightness_and_hue() -> None:
     assert np.hypot(lab[..., 1], lab[..., 2]).mean() > 15  # and not simply greyed
 
 
-def test_banded_merge_fits_the_same_way_in_uint8_and_float() -> None:
-    light, ab = _out_of_gamut()
+def _banded(light: torch.Tensor, ab: torch.Tensor, dtype: type, batch: int | None = None) -> tuple[np.ndarray, int]:
+    """Merge in bands of 20 rows (the last one shorter), fitting whenever ``batch`` pixels wait if given; returns the
+    output and how many pixels were fitted."""
     coef = torch.cat([torch.zeros_like(ab[0]), ab[0]], 0)  # A = 0, b = ab: the band's colour is ab itself
-    as_float = np.empty((48, 64, 3), np.float32)
-    merge_rows(light[0, 0], coef, as_float)
+    out = np.empty((*light.shape[-2:], 3), dtype)
+    merged = BandedMerge(out)
+    if batch is not None:
+        merged.FIT_BATCH = batch
+    for top in range(0, light.shape[-2], 20):
+        merged.add(top, light[0, 0, top:top + 20], coef[:, top:top + 20])
+    return out, merged.finish()
+
+
+def test_banded_merge_fits_the_same_way_in_uint8_and_float() -> None:
+    """The pixels to fit are gathered from every band and fitted at the end: each lands back where it came from."""
+    light, ab = _out_of_gamut()
+    as_float, fitted = _banded(light, ab, np.float32)
+    assert fitted > 100  # most of these colours are far outside sRGB
     np.testing.assert_allclose(as_float, merge(light, ab), atol=1e-5)
-    as_bytes = np.empty((48, 64, 3), np.uint8)
-    merge_rows(light[0, 0], coef, as_bytes)
+    as_bytes, _ = _banded(light, ab, np.uint8)
     assert np.abs(rgb2lab(as_bytes / 255)[..., 0] - light[0, 0].numpy()).max() < MAX_CLIP_SHIFT + 0.5  # + rounding
+    np.testing.assert_allclose(as_bytes / 255, as_float, atol=0.6 / 255)
+    in_batches, fitted_in_batches = _banded(light, ab, np.float32, batch=50)  # memory bounded: fitted as they come
+    assert fitted_in_batches == fitted
+    np.testing.assert_allclose(in_batches, as_float, atol=1e-6)
 
 
 def test_only_the_pixels_a_clip_would_visibly_move_are_fitted() -> None:
@@ -59,7 +75,8 @@ def test_only_the_pixels_a_clip_would_visibly_move_are_fitted() -> None:
     ab[:, 0, 0] *= float(edge)  # a hair outside
     ab[:, 0, 1] = torch.tensor([0.0, -1.0]) * 120  # far outside
     lin = lab_to_linear(torch.cat([light[None], ab], 0))
-    before = lin.clone()
-    assert _fit_outliers(light, ab, lin) == 1
-    assert torch.equal(lin[:, 0, 0], before[:, 0, 0])  # left for the clip
-    assert not torch.equal(lin[:, 0, 1], before[:, 0, 1]) and lin[:, 0, 1].min() > -2e-4  # fitted
+    rows, cols, wanted = _pixels_to_fit(light, ab, lin)
+    assert rows.tolist() == [0] and cols.tolist() == [1]  # the one a hair outside is left for the clip
+    fitted = _fitted(wanted)
+    assert fitted.min() > -2e-4 and fitted.max() < 1 + 2e-4  # the far one brought into sRGB
+    assert not torch.allclose(fitted[:, 0], lin[:, 0, 1])

@@ -179,6 +179,27 @@ def test_fit_gamut_brings_every_colour_into_srgb() -> None:
     assert torch.allclose(torch.atan2(fitted[:, 1], fitted[:, 0])[kept], hue[kept], atol=1e-3)
 
 
+@pytest.mark.parametrize("tol", [1e-3, 1e-5])
+def test_fit_gamut_is_the_bisection_on_the_srgb_values(tol: float) -> None:
+    """fit_gamut tests linear RGB against the bounds sRGB's -tol and 1 + tol encode: the same answer, in float64 to
+    the bit, as six halvings tested on the sRGB values themselves (a plain copy of that here)."""
+    gen = torch.Generator().manual_seed(5)
+    light = torch.rand(1, 1, 40, 40, generator=gen, dtype=torch.float64) * 100
+    ab = torch.randn(1, 2, 40, 40, generator=gen, dtype=torch.float64) * 70
+
+    def inside(factor: torch.Tensor | float) -> torch.Tensor:
+        rgb = lab_to_rgb(torch.cat([light, ab * factor], 1), clip=False)
+        return ((rgb >= -tol) & (rgb <= 1 + tol)).all(1, keepdim=True)
+
+    lo, hi = torch.zeros_like(light), torch.ones_like(light)
+    for _ in range(6):
+        mid = (lo + hi) / 2
+        lo, hi = torch.where(inside(mid), mid, lo), torch.where(inside(mid), hi, mid)
+    expected = torch.where(inside(1.0), ab, ab * lo)
+    assert (expected != ab).any() and (expected == ab).any()  # both kinds of colour are in the test
+    assert torch.equal(fit_gamut(light, ab, tol=tol), expected)
+
+
 def test_a_nearly_grey_colouring_is_lifted_to_the_floor_and_a_colourful_one_is_not() -> None:
     light = torch.full((1, 1, 16, 16), 50.0)
     light[..., :4, :] = 99.0  # a white sky, where the gamut allows almost no colour

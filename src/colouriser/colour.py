@@ -57,10 +57,48 @@ def lab_to_linear(lab: torch.Tensor) -> torch.Tensor:
     fy = (light + 16) / 116
     fx = fy + a / 500
     fz = fy - b / 200
-    f = torch.stack([fx, fy, fz], dim=-3)
-    xyz = torch.where(f > 6 / 29, f**3, (116 * f - 16) / _KAPPA)
-    xyz = xyz * _WHITE.to(lab.dtype).view(3, 1, 1)
+    xyz = _f_inverse(torch.stack([fx, fy, fz], dim=-3)) * _WHITE.to(lab.dtype).view(3, 1, 1)
     return _mix(_XYZ_TO_RGB, xyz)
+
+
+class ChromaLine:
+    """Linear-light RGB of colours (L, a, b) with their chroma scaled by ``t``: ``lab_to_linear(L, t a, t b)``,
+    lightness and hue kept, with all that does not depend on ``t`` worked out once (the gamut fit's bisection
+    evaluates it a few times a pixel). ``light`` (..., 1, H, W), ``ab`` (..., 2, H, W); ``t`` broadcasts
+    against ``light``."""
+
+    def __init__(self, light: torch.Tensor, ab: torch.Tensor) -> None:
+        to_rgb = (_XYZ_TO_RGB * _WHITE).to(light.dtype)  # XYZ_TO_RGB applied to the white-scaled XYZ
+        self.fy = (light + 16) / 116
+        self.da = ab[..., :1, :, :] / 500
+        self.db = ab[..., 1:, :, :] / 200
+        self.x_weight, y_weight, self.z_weight = (to_rgb[:, j].view(3, 1, 1) for j in range(3))
+        self.from_y = y_weight * _f_inverse(self.fy)
+
+    def __call__(self, t: torch.Tensor | float) -> torch.Tensor:
+        x = _f_inverse(self.fy + self.da * t)
+        z = _f_inverse(self.fy - self.db * t)
+        return torch.addcmul(torch.addcmul(self.from_y, self.x_weight, x), self.z_weight, z)
+
+
+def _f_inverse(f: torch.Tensor) -> torch.Tensor:
+    """The inverse of Lab's companding function f: f^3 above 6/29, its linear segment below."""
+    return torch.where(f > 6 / 29, f * f * f, (116 * f - 16) / _KAPPA)
+
+
+def srgb_bounds_in_linear(tol: float) -> tuple[float, float]:
+    """The linear-light values that sRGB's -tol and 1 + tol encode (the sRGB curve is monotonic, so testing
+    linear values against these is testing the sRGB values against -tol and 1 + tol, without the power
+    function)."""
+    low, high = srgb_to_linear(torch.tensor([-tol, 1 + tol], dtype=torch.float64)).tolist()
+    return low, high
+
+
+def channel_range(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The lowest and highest of each pixel's three channels (..., 3, H, W) -> two (..., H, W), by elementwise
+    min/max: a reduction over the channel axis is strided, 3x slower on a band of the merge."""
+    red, green, blue = rgb.unbind(-3)
+    return torch.minimum(torch.minimum(red, green), blue), torch.maximum(torch.maximum(red, green), blue)
 
 
 def lab_to_rgb(lab: torch.Tensor, clip: bool = True) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """Merge the full-resolution lightness with the upsampled colour into an sRGB image.
 
-:func:`merge_rows` does it for one band of rows, fused with the guided filter's multiply-add, writing
+:class:`BandedMerge` does it a band of rows at a time, fused with the guided filter's multiply-add, writing
 straight into a band of the (preallocated) output; uint8 output skips the sRGB gamma's power function
 by a lookup on the linear value (65536 steps: the result differs from rounding the exact value only
 where that lies within 1/40 of a level of a rounding boundary).
@@ -8,7 +8,7 @@ where that lies within 1/40 of a level of a rounding boundary).
 The gamut is fitted at the working size, but the full-resolution lightness differs from the working one
 at edges and in fine texture, so some pixels fall outside sRGB there, and clipping each RGB channel would
 shift their lightness and hue (0.05-0.1% of a photo's pixels by more than 1 L: small blotches).
-:func:`_fit_outliers` shrinks those pixels' chroma instead, hue and lightness kept.
+:func:`_pixels_to_fit` finds those pixels and :func:`_fitted` shrinks their chroma instead, hue and lightness kept.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from functools import cache
 import numpy as np
 import torch
 
-from .colour import lab_to_linear, linear_to_lab, linear_to_srgb
+from .colour import channel_range, lab_to_linear, linear_to_lab, linear_to_srgb
 from .predict import fit_gamut
 
 MAX_CHROMA = 110.0
@@ -30,30 +30,66 @@ MAX_CLIP_SHIFT = 0.5  # a pixel whose lightness and hue clipping would move furt
 
 def merge(light: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
     """L (1, 1, H, W) + ab (1, 2, H, W) -> sRGB (H, W, 3) float32 in 0..1, the whole image at once (the
-    pipeline's banded :func:`merge_rows` gives the same). ab is capped at the bins' chroma before the conversion
+    pipeline's :class:`BandedMerge` gives the same). ab is capped at the bins' chroma before the conversion
     back, and a pixel still outside sRGB whose lightness or hue clipping would move has its chroma shrunk until it
-    fits (few: the gamut is fitted at the working size).
-    """
+    fits (few: the gamut is fitted at the working size)."""
     ab = _limit(ab, 1)[0]
     lin = lab_to_linear(torch.cat([light[0], ab], 0))
-    _fit_outliers(light[0, 0], ab, lin)
+    rows, cols, wanted = _pixels_to_fit(light[0, 0], ab, lin)
+    if len(rows):
+        lin[:, rows, cols] = _fitted(wanted)
     return linear_to_srgb(lin.clamp_(0, 1)).permute(1, 2, 0).numpy()
 
 
-def merge_rows(light: torch.Tensor, coef: torch.Tensor, out: np.ndarray) -> None:
-    """One band: L (h, W), guided-filter coefficients (4, h, W) (A then b: ab = A * L / 100 + b) ->
-    sRGB written into ``out`` (h, W, 3), uint8 (0..255) or float32 (0..1). The saturation is applied before,
-    at the working size, where the gamut is fitted after it."""
-    ab = torch.addcmul(coef[2:], coef[:2], light / 100)
-    ab = _limit(ab, 0)
-    lin = lab_to_linear(torch.cat([light[None], ab], 0))
-    _fit_outliers(light, ab, lin)
-    target = torch.from_numpy(out)
-    if out.dtype == np.uint8:
-        index = lin.clamp_(0, 1).mul_(_LINEAR_STEPS).add_(0.5).to(torch.int32)
-        target.copy_(_srgb_table()[index].permute(1, 2, 0))
-    else:
-        target.copy_(linear_to_srgb(lin.clamp_(min=0)).clamp_(0, 1).permute(1, 2, 0))
+class BandedMerge:
+    """The merge into a preallocated output ``out`` (H, W, 3), uint8 (0..255) or float32 (0..1), a band of rows
+    at a time (:meth:`add`), fused with the guided filter's multiply-add. Each band is written clipped into sRGB;
+    the pixels a clip would visibly move are gathered from the bands and fitted together, written over their
+    clipped values, once ``FIT_BATCH`` of them wait and by :meth:`finish` (which must be called last): one bisection
+    over all of a photo's (about 1% of its pixels) instead of one a band (47 bands at 12 Mpx, each a few thousand
+    pixels, where torch's per-call cost outweighed the arithmetic), and the memory they take bounded (about 110
+    bytes a pixel at the fit's peak) however many a grainy or over-saturated scan has."""
+
+    FIT_BATCH = 1 << 20
+
+    def __init__(self, out: np.ndarray) -> None:
+        self.out = out
+        self.fitted = 0
+        self._pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self._waiting = 0
+
+    def add(self, top: int, light: torch.Tensor, coef: torch.Tensor) -> None:
+        """Rows ``top`` to ``top + h``: L (h, W) and the guided-filter coefficients (4, h, W) (A then b:
+        ab = A * L / 100 + b). The saturation is applied before, at the working size, where the gamut is fitted
+        after it."""
+        ab = _limit(torch.addcmul(coef[2:], coef[:2], light / 100), 0)
+        lin = lab_to_linear(torch.cat([light[None], ab], 0))
+        rows, cols, wanted = _pixels_to_fit(light, ab, lin)
+        torch.from_numpy(self.out[top:top + len(light)]).copy_(self._encode(lin).permute(1, 2, 0))
+        if len(rows):
+            self._pending.append((rows + top, cols, wanted))
+            self._waiting += len(rows)
+            if self._waiting >= self.FIT_BATCH:
+                self._fit_waiting()
+
+    def finish(self) -> int:
+        """Fit the pixels still waiting and write them; returns how many pixels were fitted in all."""
+        self._fit_waiting()
+        return self.fitted
+
+    def _fit_waiting(self) -> None:
+        if not self._pending:
+            return
+        rows, cols, wanted = (torch.cat(parts, -1) for parts in zip(*self._pending, strict=True))
+        self._pending, self._waiting = [], 0
+        self.out[rows.numpy(), cols.numpy()] = self._encode(_fitted(wanted)).T.numpy()
+        self.fitted += len(rows)
+
+    def _encode(self, lin: torch.Tensor) -> torch.Tensor:
+        """Linear RGB (3, ...) -> the output's sRGB codes (3, ...), clipped into 0..1 (``lin`` is clamped in place)."""
+        if self.out.dtype == np.uint8:
+            return _srgb_table()[lin.clamp_(0, 1).mul_(_LINEAR_STEPS).add_(0.5).to(torch.int32)]
+        return linear_to_srgb(lin.clamp_(min=0)).clamp_(0, 1)
 
 
 def _limit(ab: torch.Tensor, dim: int) -> torch.Tensor:
@@ -63,32 +99,31 @@ def _limit(ab: torch.Tensor, dim: int) -> torch.Tensor:
     return ab * (MAX_CHROMA / chroma.clamp_(min=MAX_CHROMA))
 
 
-def _fit_outliers(light: torch.Tensor, ab: torch.Tensor, lin: torch.Tensor) -> int:
-    """L (h, W), ab (2, h, W) and their linear RGB (3, h, W): where clipping ``lin`` to 0..1 would move a pixel's
-    lightness or hue by more than MAX_CLIP_SHIFT, recompute it in place from the chroma shrunk until it fits, at
-    the pixel's own lightness and hue, by the working size's bisection (:func:`predict.fit_gamut`, 6 halvings
-    from the inside). Returns how many pixels were fitted.
+def _pixels_to_fit(light: torch.Tensor, ab: torch.Tensor,
+                   lin: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """L (h, W), ab (2, h, W) and their linear RGB (3, h, W) -> the rows, columns and Lab (3, n) of the pixels whose
+    lightness or hue clipping ``lin`` to 0..1 would move by more than MAX_CLIP_SHIFT.
 
     About 5% of a photo's pixels lie a hair outside (the working-size fit leaves colours on the gamut's edge, and
     upsampling spreads them either side); clipping those moves nothing visible, and fitting them all took chroma
     from dark photos (one validation photo lost a fifth of its mean chroma) and doubled the merge's time. The
     ones worth fitting are under 1%: a min/max over the band finds the candidates, and only they are converted."""
-    red, green, blue = lin.unbind(0)  # elementwise min/max: aminmax over dim 0 is a strided reduction, 3x slower
-    low = torch.minimum(torch.minimum(red, green), blue)
-    high = torch.maximum(torch.maximum(red, green), blue)
+    low, high = channel_range(lin)
     rows, cols = torch.nonzero((low < -_GAMUT_TOL) | (high > 1 + _GAMUT_TOL), as_tuple=True)
     if len(rows) == 0:
-        return 0
+        return rows, cols, lin[:, rows, cols]
     wanted = torch.cat([light[rows, cols][None], ab[:, rows, cols]], 0)  # (3, n): L, a, b
     clipped = linear_to_lab(lin[:, rows, cols].unsqueeze(-1).clamp(0, 1))[..., 0]
     shifted = _lightness_and_hue_shift(wanted, clipped) > MAX_CLIP_SHIFT
-    rows, cols, wanted = rows[shifted], cols[shifted], wanted[:, shifted]
-    if len(rows) == 0:
-        return 0
-    pixel_light = wanted[:1].view(1, 1, -1, 1)  # the pixels to fit as a (1, ·, n, 1) image
-    pixel_ab = fit_gamut(pixel_light, wanted[1:].view(1, 2, -1, 1), tol=_FIT_TOL)
-    lin[:, rows, cols] = lab_to_linear(torch.cat([pixel_light, pixel_ab], 1))[0, :, :, 0]
-    return len(rows)
+    return rows[shifted], cols[shifted], wanted[:, shifted]
+
+
+def _fitted(lab: torch.Tensor) -> torch.Tensor:
+    """Lab (3, n) -> linear RGB (3, n) inside sRGB, each colour's chroma shrunk until it fits at its own lightness and
+    hue by the working size's bisection (:func:`predict.fit_gamut`, 6 halvings from the inside)."""
+    light = lab[:1].view(1, 1, -1, 1)  # the pixels as a (1, ·, n, 1) image
+    ab = fit_gamut(light, lab[1:].view(1, 2, -1, 1), tol=_FIT_TOL)
+    return lab_to_linear(torch.cat([light, ab], 1))[0, :, :, 0]
 
 
 def _lightness_and_hue_shift(lab: torch.Tensor, other: torch.Tensor) -> torch.Tensor:

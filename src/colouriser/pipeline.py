@@ -28,7 +28,7 @@ from .bins import DEFAULT_TEMPERATURE
 from .heatmap import heatmap
 from .hints import Hint, rasterise
 from .load import LoadedImage, load_image, loaded_from_pil
-from .merge import merge_rows
+from .merge import BandedMerge
 from .onnx_backend import ONNX_FILE, OnnxNetwork, onnxruntime_available, weights_digest
 from .optimise import configure_threads, for_inference
 from .predict import confidence, decode_ab, fit_gamut, lift_chroma, predict_logits, smooth_noise
@@ -234,8 +234,10 @@ class Colouriser:
             height, width = pred.light.shape[-2:]
             coef = CoefficientRows(guided_coefficients(ab_work, pred.work), height, width)
             out = np.empty((height, width, 3), dtype)
+            merged = BandedMerge(out)
             for top, bottom in row_bands(height, width):
-                merge_rows(pred.light[0, 0, top:bottom], coef.rows(top, bottom), out[top:bottom])
+                merged.add(top, pred.light[0, 0, top:bottom], coef.rows(top, bottom))
+            merged.finish()  # the few pixels a clip would visibly move, fitted into sRGB all at once
             return out
 
     def colourise_rgb(self, rgb: np.ndarray, size: int | None = None, temperature: float | None = None,

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .bins import annealed_mean
-from .colour import lab_to_rgb
+from .colour import ChromaLine, channel_range, srgb_bounds_in_linear
 
 
 @torch.inference_mode()
@@ -63,25 +63,27 @@ def lift_chroma(light: torch.Tensor, ab: torch.Tensor, floor: float = CHROMA_FLO
 def fit_gamut(light: torch.Tensor, ab: torch.Tensor, steps: int = 6, tol: float = 1e-3) -> torch.Tensor:
     """Shrink each pixel's chroma (hue kept) until L+ab is a displayable sRGB colour (within ``tol`` of 0..1).
 
-    Done at the working size so that the full-resolution merge has next to nothing left to clip.
+    Done at the working size so that the full-resolution merge has next to nothing left to clip; the merge
+    fits the few pixels it still finds outside with it too.
     """
-    lo = torch.zeros_like(light)
-    hi = torch.ones_like(light)
-    ok = _in_gamut(light, ab, tol)
+    line = ChromaLine(light, ab)
+    low, high = srgb_bounds_in_linear(tol)
+
+    def inside(t: torch.Tensor | float) -> torch.Tensor:
+        lowest, highest = channel_range(line(t))
+        return (lowest >= low) & (highest <= high)
+
+    ok = inside(1.0).unsqueeze(-3)
     if bool(ok.all()):
         return ab
-    for _ in range(steps):  # bisection on the chroma factor, only where out of gamut
+    lo = torch.zeros_like(light)
+    hi = torch.ones_like(light)
+    for _ in range(steps):  # bisection on the chroma factor
         mid = (lo + hi) / 2
-        inside = _in_gamut(light, ab * mid, tol)
-        lo = torch.where(inside, mid, lo)
-        hi = torch.where(inside, hi, mid)
+        fits = inside(mid).unsqueeze(-3)
+        lo = torch.where(fits, mid, lo)
+        hi = torch.where(fits, hi, mid)
     return torch.where(ok, ab, ab * lo)
-
-
-def _in_gamut(light: torch.Tensor, ab: torch.Tensor, tol: float = 1e-3) -> torch.Tensor:
-    rgb = lab_to_rgb(torch.cat([light, ab], 1), clip=False)
-    return ((rgb >= -tol) & (rgb <= 1 + tol)).all(1, keepdim=True)
-
 
 
 SURE_SPREAD = 8.0  # ab units: a distribution this narrow (or narrower) reads as confidence 1
