@@ -111,7 +111,7 @@ def _pixels_to_fit(light: torch.Tensor, ab: torch.Tensor,
     low, high = channel_range(lin)
     rows, cols = torch.nonzero((low < -_GAMUT_TOL) | (high > 1 + _GAMUT_TOL), as_tuple=True)
     if len(rows) == 0:
-        return rows, cols, lin[:, rows, cols]
+        return rows, cols, lin.new_empty((3, 0))
     wanted = torch.cat([light[rows, cols][None], ab[:, rows, cols]], 0)  # (3, n): L, a, b
     clipped = linear_to_lab(lin[:, rows, cols].unsqueeze(-1).clamp(0, 1))[..., 0]
     shifted = _lightness_and_hue_shift(wanted, clipped) > MAX_CLIP_SHIFT
