@@ -153,6 +153,23 @@ def _time(fn: Any, repeats: int, min_seconds: float = 0.0) -> dict[str, float]:
     return {"median": statistics.median(times), "min": min(times), "runs": len(times)}
 
 
+def _time_alternately(fns: dict[str, Any], repeats: int) -> dict[str, dict[str, float]]:
+    """Time several functions side by side: each run of one is followed by a run of each other, so that a machine
+    whose speed drifts (2 shared cores: our network's time swung by a quarter between runs) favours none of them."""
+    import torch
+
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    with torch.inference_mode():
+        for fn in fns.values():
+            fn()  # warm-up
+        for _ in range(repeats):
+            for name, fn in fns.items():
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
+    return {name: {"median": statistics.median(t), "min": min(t), "runs": len(t)} for name, t in times.items()}
+
+
 def _flops(model: Any, shape: tuple[int, ...]) -> float:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
@@ -187,24 +204,29 @@ def worker_networks(args: argparse.Namespace) -> dict[str, Any]:
     ours = colouriser.model
     result: dict[str, Any] = {"threads": _threads(), "matmul": matmul_peak(args.matmul_n, 5)}
     cl = torch.channels_last
-    timing = _time(lambda: ours(light.contiguous(memory_format=cl)), args.repeats)
-    flops = _flops(ours, tuple(light.shape))
-    result["ours_torch"] = {"input": list(light.shape), "gflop": flops / 1e9, "params_m": parameter_count(ours) / 1e6,
-                            **timing, "gflops_per_s": flops / timing["median"] / 1e9}
-    if getattr(ours, "fine", 0):  # side by side: the same weights without the stride-2 branch (it skips the branch)
+    # Our network's variants are timed alternately, so the backend comparison is side by side.
+    variants: dict[str, Any] = {"ours_torch": lambda: ours(light.contiguous(memory_format=cl))}
+    coarse = None
+    if getattr(ours, "fine", 0):  # the same weights without the stride-2 branch (it skips the branch)
         coarse = copy.deepcopy(ours)
         coarse.fine = 0
-        timing = _time(lambda: coarse(light.contiguous(memory_format=cl)), args.repeats)
+        variants["ours_coarse"] = lambda: coarse(light.contiguous(memory_format=cl))
+    if onnxruntime_available() and args.onnx:
+        network = OnnxNetwork(Path(args.onnx), torch.get_num_threads())
+        variants["ours_onnx"] = lambda: network(light)
+    timings = _time_alternately(variants, args.repeats)
+    flops = _flops(ours, tuple(light.shape))
+    result["ours_torch"] = {"input": list(light.shape), "gflop": flops / 1e9, "params_m": parameter_count(ours) / 1e6,
+                            **timings["ours_torch"], "gflops_per_s": flops / timings["ours_torch"]["median"] / 1e9}
+    if coarse is not None:
         coarse_flops = _flops(coarse, tuple(light.shape))
         result["ours_coarse"] = {"input": list(light.shape), "gflop": coarse_flops / 1e9,
                                  "params_m": sum(p.numel() for n, p in coarse.named_parameters()
-                                                 if not n.startswith(FINE_BRANCH)) / 1e6, **timing,
-                                 "gflops_per_s": coarse_flops / timing["median"] / 1e9}
-    if onnxruntime_available() and args.onnx:
-        network = OnnxNetwork(Path(args.onnx), torch.get_num_threads())
-        timing = _time(lambda: network(light), args.repeats)
-        result["ours_onnx"] = {"input": list(light.shape), "gflop": flops / 1e9, **timing,
-                               "gflops_per_s": flops / timing["median"] / 1e9}
+                                                 if not n.startswith(FINE_BRANCH)) / 1e6, **timings["ours_coarse"],
+                                 "gflops_per_s": coarse_flops / timings["ours_coarse"]["median"] / 1e9}
+    if "ours_onnx" in timings:
+        result["ours_onnx"] = {"input": list(light.shape), "gflop": flops / 1e9, **timings["ours_onnx"],
+                               "gflops_per_s": flops / timings["ours_onnx"]["median"] / 1e9}
     best = min((v for k, v in result.items() if k in ("ours_torch", "ours_onnx")), key=lambda v: v["median"])
     result["ours"] = {**best, "backend": "onnx" if best is result.get("ours_onnx") else "torch"}
     result["ours"]["share_of_matmul_peak"] = best["gflops_per_s"] / result["matmul"]["gflops"]
