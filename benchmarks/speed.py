@@ -141,28 +141,21 @@ def worker_batch(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _time(fn: Any, repeats: int, min_seconds: float = 0.0) -> dict[str, float]:
-    import torch
-
-    with torch.inference_mode():
-        fn()  # warm-up
-        times = []
-        while len(times) < repeats or sum(times) < min_seconds:
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-    return {"median": statistics.median(times), "min": min(times), "runs": len(times)}
+    return _time_alternately({"fn": fn}, repeats, min_seconds)["fn"]
 
 
-def _time_alternately(fns: dict[str, Any], repeats: int) -> dict[str, dict[str, float]]:
-    """Time several functions side by side: each run of one is followed by a run of each other, so that a machine
-    whose speed drifts (2 shared cores: our network's time swung by a quarter between runs) favours none of them."""
+def _time_alternately(fns: dict[str, Any], repeats: int, min_seconds: float = 0.0) -> dict[str, dict[str, float]]:
+    """Time several functions side by side, after a warm-up run of each: each run of one is followed by a run of each
+    other, so that a machine whose speed drifts (2 shared cores: our network's time swung by a quarter between runs)
+    favours none of them; at least ``repeats`` runs each, and until the first has taken ``min_seconds``."""
     import torch
 
     times: dict[str, list[float]] = {name: [] for name in fns}
+    first = times[next(iter(fns))]
     with torch.inference_mode():
         for fn in fns.values():
             fn()  # warm-up
-        for _ in range(repeats):
+        while len(first) < repeats or sum(first) < min_seconds:
             for name, fn in fns.items():
                 start = time.perf_counter()
                 fn()

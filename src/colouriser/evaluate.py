@@ -50,7 +50,8 @@ def grey_baseline(rgb: np.ndarray) -> np.ndarray:
 def lightness_errors(output: np.ndarray, light_in: torch.Tensor) -> dict[str, float]:
     """``l_error``: the mean absolute difference of CIE L between output and input (``light_in``, the input's
     :func:`lightness`, worked out once a photo), on 0..100; ``l_off``: the share of pixels more than 1 L off, where
-    the merge had to clip a colour outside sRGB (a blotch, not the mean's rounding)."""
+    a colour outside sRGB was clipped
+    rather than fitted (a blotch, not the mean's rounding)."""
     diff = (lightness(output) - light_in).abs()
     return {"l_error": float(diff.mean()), "l_off": float((diff > 1).float().mean())}
 

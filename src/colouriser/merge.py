@@ -29,16 +29,15 @@ MAX_CLIP_SHIFT = 0.5  # a pixel whose lightness and hue clipping would move furt
 
 
 def merge(light: torch.Tensor, ab: torch.Tensor) -> np.ndarray:
-    """L (1, 1, H, W) + ab (1, 2, H, W) -> sRGB (H, W, 3) float32 in 0..1, the whole image at once (the
-    pipeline's :class:`BandedMerge` gives the same). ab is capped at the bins' chroma before the conversion
-    back, and a pixel still outside sRGB whose lightness or hue clipping would move has its chroma shrunk until it
-    fits (few: the gamut is fitted at the working size)."""
-    ab = _limit(ab, 1)[0]
-    lin = lab_to_linear(torch.cat([light[0], ab], 0))
-    rows, cols, wanted = _pixels_to_fit(light[0, 0], ab, lin)
-    if len(rows):
-        lin[:, rows, cols] = _fitted(wanted)
-    return linear_to_srgb(lin.clamp_(0, 1)).permute(1, 2, 0).numpy()
+    """L (1, 1, H, W) + ab (1, 2, H, W) -> sRGB (H, W, 3) float32 in 0..1: the whole image as one band of
+    :class:`BandedMerge` (which the pipeline feeds the guided filter's coefficients band by band). ab is capped at
+    the bins' chroma before the conversion back, and a pixel still outside sRGB whose lightness or hue clipping would
+    move has its chroma shrunk until it fits (few: the gamut is fitted at the working size)."""
+    out = np.empty((*light.shape[-2:], 3), np.float32)
+    merged = BandedMerge(out)
+    merged.add(0, light[0, 0], torch.cat([torch.zeros_like(ab[0]), ab[0]], 0))  # one band, A = 0 and b = ab
+    merged.finish()
+    return out
 
 
 class BandedMerge:
